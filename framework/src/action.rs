@@ -1,0 +1,12 @@
+//! Actions: the stages of a cycle (enqueue, allocate, backfill, preempt, reclaim), run in the
+//! configured order against one session.
+
+use crate::session::Session;
+
+/// One stage of the cycle. It reads the session and changes it only through statements.
+pub trait Action: Send + Sync {
+    /// The configuration name, e.g. `allocate`.
+    fn name(&self) -> &'static str;
+    /// Runs the stage.
+    fn execute(&self, ssn: &mut Session);
+}

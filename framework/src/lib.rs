@@ -1,0 +1,33 @@
+//! Caldera's scheduling framework: the I/O-free model, the session and statement that make gangs
+//! all-or-nothing, and the plugin and action contracts.
+//!
+//! This crate does no I/O, reads no clock and iterates no hash map in a decision path: the same
+//! [`Snapshot`] and configuration always produce the same [`Outcome`]. The Kubernetes runtime and
+//! the simulator both drive it through [`Session`].
+#![deny(missing_docs)]
+
+pub mod action;
+pub mod config;
+pub mod convert;
+pub mod duration;
+pub mod fit;
+pub mod model;
+pub mod order;
+pub mod outcome;
+pub mod placement;
+pub mod plugin;
+pub mod quantity;
+pub mod resource;
+pub mod session;
+pub mod snapshot;
+pub mod statement;
+
+pub use action::Action;
+pub use config::{Arguments, ConfigError, SchedulerConfig};
+pub use model::*;
+pub use outcome::Outcome;
+pub use plugin::{Hooks, Plugin, PluginSet, Reason, Vote};
+pub use resource::{ResourceId, ResourceNames, Resources};
+pub use session::Session;
+pub use snapshot::{Snapshot, SnapshotBuilder};
+pub use statement::Statement;

@@ -1,0 +1,119 @@
+//! Jobs: a PodGroup of any of the three gang APIs, or a pod on its own.
+
+use std::collections::BTreeMap;
+
+use super::{Millis, QueueId, TaskId};
+use crate::resource::Resources;
+
+/// Which API the job came from; it decides how its status is written back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobSource {
+    /// `scheduling.volcano.sh/v1beta1` PodGroup.
+    Volcano,
+    /// `scheduling.x-k8s.io/v1alpha1` PodGroup (scheduler-plugins coscheduling).
+    Coscheduling,
+    /// `scheduling.k8s.io/v1beta1` PodGroup (Kubernetes' own gang API).
+    Native,
+    /// A pod of ours with no PodGroup: a gang of one.
+    Standalone,
+    /// Pods of other schedulers, kept only so their nodes' usage is right; never scheduled.
+    Foreign,
+}
+
+/// PodGroup phase, with Volcano's meanings (the other APIs' phases are mapped onto these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobPhase {
+    /// Accepted, not admitted yet.
+    Pending,
+    /// Admitted by `enqueue`: controllers may create pods; allocate considers it.
+    Inqueue,
+    /// At least minMember pods scheduled.
+    Running,
+    /// Some pods running but the gang was found unschedulable this cycle.
+    Unknown,
+    /// Every scheduled pod finished.
+    Completed,
+}
+
+impl JobPhase {
+    /// The phase as Volcano writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobPhase::Pending => "Pending",
+            JobPhase::Inqueue => "Inqueue",
+            JobPhase::Running => "Running",
+            JobPhase::Unknown => "Unknown",
+            JobPhase::Completed => "Completed",
+        }
+    }
+}
+
+/// The scheduling condition a cycle concluded for a job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobCondition {
+    /// The gang is placed (Volcano condition `Scheduled`).
+    Scheduled,
+    /// The gang could not be placed; `reason` is a CamelCase reason and `message` says why.
+    Unschedulable {
+        /// e.g. `NotEnoughResources`, `NotEnoughTasks`, `QueueNotFound`.
+        reason: String,
+        /// e.g. "2/4 tasks in gang unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+        message: String,
+    },
+}
+
+/// One job (gang).
+#[derive(Clone, Debug)]
+pub struct JobInfo {
+    /// UID of the PodGroup (or of the pod, for a standalone pod).
+    pub uid: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Which API it came from.
+    pub source: JobSource,
+    /// Queue id (the `default` queue when the named one is missing; see `problem`).
+    pub queue: QueueId,
+    /// The queue name as written on the object.
+    pub queue_name: String,
+    /// Gang size: the job is placed only when this many tasks can be.
+    pub min_member: u32,
+    /// Minimum ready tasks per role.
+    pub min_task_member: BTreeMap<String, u32>,
+    /// Resources that must be available for the job to be admitted (enqueue only).
+    pub min_resources: Option<Resources>,
+    /// Job priority (from its PriorityClass).
+    pub priority: i32,
+    /// Creation time.
+    pub created: Millis,
+    /// Phase at snapshot time; enqueue moves it to Inqueue.
+    pub phase: JobPhase,
+    /// Member tasks, sorted by task key.
+    pub tasks: Vec<TaskId>,
+    /// Whether its tasks may be preemption victims.
+    pub preemptable: bool,
+    /// Node label whose single domain must hold the whole gang.
+    pub topology_key: Option<String>,
+    /// Why the job cannot be scheduled at all (unknown queue, missing PodGroup, malformed spec).
+    pub problem: Option<(String, String)>,
+    /// Sum of the requests of its tasks that occupy nodes (kept current by the session).
+    pub allocated: Resources,
+    /// How many of its tasks are in a ready status (kept current by the session, so a gang's
+    /// readiness is O(1) to check after every placement).
+    pub ready: u32,
+    /// How many of its tasks are pipelined (kept current by the session).
+    pub pipelined: u32,
+}
+
+impl JobInfo {
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Whether the scheduler places this job's pods.
+    pub fn is_schedulable_source(&self) -> bool {
+        self.source != JobSource::Foreign
+    }
+}

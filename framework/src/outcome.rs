@@ -1,0 +1,51 @@
+//! What a cycle decided, for the runtime to carry out or the simulator to apply.
+
+use std::collections::BTreeMap;
+
+use crate::model::{JobCondition, JobId, JobPhase, NodeId, TaskId};
+
+/// A committed placement: bind `task` to `node`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bind {
+    /// The task.
+    pub task: TaskId,
+    /// Its node.
+    pub node: NodeId,
+}
+
+/// A committed eviction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Eviction {
+    /// The victim.
+    pub task: TaskId,
+    /// Why (e.g. "preempted by ns/job").
+    pub reason: String,
+}
+
+/// A job's status as the cycle concluded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobStatus {
+    /// Phase to write.
+    pub phase: JobPhase,
+    /// Condition to write, if the job was considered this cycle.
+    pub condition: Option<JobCondition>,
+}
+
+/// Everything one cycle decided.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Placements, gang by gang, in commit order.
+    pub binds: Vec<Bind>,
+    /// Evictions, in commit order.
+    pub evictions: Vec<Eviction>,
+    /// Tasks reserved on releasing resources (nominated, not bound).
+    pub pipelined: Vec<Bind>,
+    /// Why tasks that stayed pending could not be placed (kube-scheduler-style aggregated message).
+    pub unschedulable: BTreeMap<TaskId, String>,
+    /// Why each job that was tried could not be placed (or admitted) this cycle.
+    pub job_messages: BTreeMap<JobId, String>,
+    /// Conditions concluded for jobs this cycle (written by plugins at close).
+    pub conditions: BTreeMap<JobId, JobCondition>,
+    /// Phase and condition of every schedulable job at the end of the cycle.
+    pub jobs: BTreeMap<JobId, JobStatus>,
+}

@@ -1,0 +1,249 @@
+//! One scheduling cycle: the snapshot being changed, the plugins consulted, and what was decided.
+//!
+//! ```text
+//!  Session::open(snapshot, plugins) ─▶ action 1 ─▶ action 2 ─▶ … ─▶ Session::close() ─▶ (snapshot, Outcome)
+//!                                        │ Statement: allocate / pipeline / evict ─▶ commit | discard
+//! ```
+//! Every change to a node goes through the session so that node usage, job and queue totals,
+//! plugin state and the node change log (which keeps per-class node caches current) stay in step.
+
+use std::collections::BTreeMap;
+
+use crate::config::Arguments;
+use crate::fit::FitFailure;
+use crate::model::{JobCondition, JobId, JobPhase, JobSource, NodeId, TaskId, TaskStatus};
+use crate::outcome::{JobStatus, Outcome};
+use crate::placement::{Placement, Placer};
+use crate::plugin::PluginSet;
+use crate::snapshot::Snapshot;
+use crate::statement::Statement;
+
+/// A cycle in progress.
+pub struct Session {
+    /// The cluster, as changed by this cycle so far.
+    pub snap: Snapshot,
+    /// The plugins, in tier order.
+    pub plugins: PluginSet,
+    /// Decisions so far.
+    pub outcome: Outcome,
+    /// Arguments of each action (`configurations:` in the scheduler configuration).
+    pub action_args: BTreeMap<String, Arguments>,
+    changes: Vec<NodeId>,
+    placer: Placer,
+    kept: Vec<Statement>,
+}
+
+impl Session {
+    /// Opens a session: plugins see the snapshot before any action runs.
+    pub fn open(snap: Snapshot, mut plugins: PluginSet, action_args: BTreeMap<String, Arguments>) -> Self {
+        plugins.open(&snap);
+        let placer = Placer::new(snap.classes.len());
+        Session {
+            snap,
+            plugins,
+            outcome: Outcome::default(),
+            action_args,
+            changes: Vec::new(),
+            placer,
+            kept: Vec::new(),
+        }
+    }
+
+    /// Arguments of action `name` (empty if none were configured).
+    pub fn args(&self, action: &str) -> Arguments {
+        self.action_args.get(action).cloned().unwrap_or_default()
+    }
+
+    /// The best node for `task` now, or why there is none.
+    pub fn find_node(&mut self, task: TaskId) -> Result<Placement, FitFailure> {
+        self.placer.find(&mut self.plugins, &self.snap, &self.changes, task)
+    }
+
+    /// Keeps a statement's pipelined reservations until the session closes (Volcano's
+    /// "pipelined, not ready" jobs: nothing is bound, but lower-order jobs cannot take the room).
+    pub fn keep(&mut self, stmt: Statement) {
+        self.kept.push(stmt);
+    }
+
+    pub(crate) fn place(&mut self, task: TaskId, node: NodeId, status: TaskStatus) {
+        let req = self.snap.tasks[task.idx()].spec.request.clone();
+        let ports = self.snap.tasks[task.idx()].spec.host_ports.clone();
+        let t = &mut self.snap.tasks[task.idx()];
+        t.status = status;
+        t.node = Some(node);
+        let (job, queue) = (t.job, self.snap.jobs[t.job.idx()].queue);
+        let n = &mut self.snap.nodes[node.idx()];
+        if status == TaskStatus::Pipelined {
+            n.pipelined.add(&req);
+        } else {
+            n.used.add(&req);
+            n.used_ports.extend(ports);
+        }
+        n.tasks.push(task);
+        n.generation += 1;
+        let j = &mut self.snap.jobs[job.idx()];
+        j.allocated.add(&req);
+        if status == TaskStatus::Pipelined {
+            j.pipelined += 1;
+        } else if status.is_ready() {
+            j.ready += 1;
+        }
+        self.snap.queues[queue.idx()].allocated.add(&req);
+        self.changes.push(node);
+        self.plugins.on_allocate(&self.snap, task);
+    }
+
+    pub(crate) fn unplace(&mut self, task: TaskId) {
+        let t = &self.snap.tasks[task.idx()];
+        let Some(node) = t.node else { return };
+        let (status, job) = (t.status, t.job);
+        let req = t.spec.request.clone();
+        let ports = t.spec.host_ports.clone();
+        let queue = self.snap.jobs[job.idx()].queue;
+        let n = &mut self.snap.nodes[node.idx()];
+        if status == TaskStatus::Pipelined {
+            n.pipelined.sub(&req);
+        } else {
+            n.used.sub(&req);
+            for p in &ports {
+                if let Some(i) = n.used_ports.iter().position(|u| u == p) {
+                    n.used_ports.swap_remove(i);
+                }
+            }
+        }
+        if let Some(i) = n.tasks.iter().rposition(|x| *x == task) {
+            n.tasks.swap_remove(i);
+        }
+        n.generation += 1;
+        let j = &mut self.snap.jobs[job.idx()];
+        j.allocated.sub(&req);
+        if status == TaskStatus::Pipelined {
+            j.pipelined = j.pipelined.saturating_sub(1);
+        } else if status.is_ready() {
+            j.ready = j.ready.saturating_sub(1);
+        }
+        self.snap.queues[queue.idx()].allocated.sub(&req);
+        let t = &mut self.snap.tasks[task.idx()];
+        t.status = TaskStatus::Pending;
+        t.node = None;
+        self.changes.push(node);
+        self.plugins.on_deallocate(&self.snap, task);
+    }
+
+    /// Marks `task` as releasing its node; returns its previous status.
+    pub(crate) fn release(&mut self, task: TaskId) -> TaskStatus {
+        let t = &mut self.snap.tasks[task.idx()];
+        let prev = t.status;
+        if let (Some(node), true) = (t.node, prev.occupies_node() && prev != TaskStatus::Releasing) {
+            t.status = TaskStatus::Releasing;
+            let job = t.job;
+            if prev.is_ready() {
+                let j = &mut self.snap.jobs[job.idx()];
+                j.ready = j.ready.saturating_sub(1);
+            }
+            let t = &self.snap.tasks[task.idx()];
+            let req = t.spec.request.clone();
+            let n = &mut self.snap.nodes[node.idx()];
+            n.releasing.add(&req);
+            n.generation += 1;
+            self.changes.push(node);
+        }
+        prev
+    }
+
+    /// Undoes [`Session::release`].
+    pub(crate) fn unrelease(&mut self, task: TaskId, prev: TaskStatus) {
+        let t = &mut self.snap.tasks[task.idx()];
+        if t.status != TaskStatus::Releasing || prev == TaskStatus::Releasing {
+            return;
+        }
+        t.status = prev;
+        let job = t.job;
+        if prev.is_ready() {
+            self.snap.jobs[job.idx()].ready += 1;
+        }
+        let t = &self.snap.tasks[task.idx()];
+        if let Some(node) = t.node {
+            let req = t.spec.request.clone();
+            let n = &mut self.snap.nodes[node.idx()];
+            n.releasing.sub(&req);
+            n.generation += 1;
+            self.changes.push(node);
+        }
+    }
+
+    /// Records why `task` could not be placed.
+    pub fn record_unschedulable(&mut self, task: TaskId, message: String) {
+        let job = self.snap.tasks[task.idx()].job;
+        self.outcome.job_messages.insert(job, message.clone());
+        self.outcome.unschedulable.insert(task, message);
+    }
+
+    /// Records why `job` could not be admitted or placed, when no single task is to blame.
+    pub fn record_job_message(&mut self, job: JobId, message: String) {
+        self.outcome.job_messages.insert(job, message);
+    }
+
+    /// Ends the cycle: drops kept reservations, lets plugins write conditions, and concludes every
+    /// job's phase with Volcano's rules. Returns the changed snapshot and the decisions.
+    pub fn close(mut self) -> (Snapshot, Outcome) {
+        for stmt in std::mem::take(&mut self.kept) {
+            for (task, node) in stmt.pipelined() {
+                self.outcome.pipelined.push(crate::outcome::Bind { task, node });
+            }
+            stmt.discard(&mut self);
+        }
+        let mut outcome = std::mem::take(&mut self.outcome);
+        self.plugins.close(&self.snap, &mut outcome);
+        for j in self.snap.job_ids() {
+            let job = self.snap.job(j);
+            if !job.is_schedulable_source() {
+                continue;
+            }
+            let condition = outcome.conditions.get(&j).cloned();
+            let phase = job_phase(&self.snap, j, condition.as_ref());
+            outcome.jobs.insert(j, JobStatus { phase, condition });
+        }
+        for (j, st) in &outcome.jobs {
+            self.snap.jobs[j.idx()].phase = st.phase;
+        }
+        (self.snap, outcome)
+    }
+}
+
+/// Volcano's phase rule: Running once minMember tasks are scheduled, Completed when all of those
+/// finished, Unknown when some run but the gang was found unschedulable, else Inqueue stays Inqueue
+/// and anything else falls back to Pending.
+pub fn job_phase(s: &Snapshot, j: JobId, condition: Option<&JobCondition>) -> JobPhase {
+    let job = s.job(j);
+    if job.source == JobSource::Foreign {
+        return job.phase;
+    }
+    let (mut scheduled, mut finished, mut running) = (0u32, 0u32, 0u32);
+    for &t in &job.tasks {
+        let st = s.task(t).status;
+        if st.is_scheduled() {
+            scheduled += 1;
+        }
+        if st.is_terminal() {
+            finished += 1;
+        }
+        if st == TaskStatus::Running {
+            running += 1;
+        }
+    }
+    let unschedulable = matches!(condition, Some(JobCondition::Unschedulable { .. }));
+    if running > 0 && unschedulable && scheduled < job.min_member {
+        JobPhase::Unknown
+    } else if scheduled >= job.min_member && scheduled > 0 {
+        if finished == scheduled {
+            JobPhase::Completed
+        } else {
+            JobPhase::Running
+        }
+    } else if job.phase == JobPhase::Inqueue {
+        JobPhase::Inqueue
+    } else {
+        JobPhase::Pending
+    }
+}

@@ -1,0 +1,681 @@
+//! The cluster as one cycle sees it, and the builder that assembles it from API records.
+//!
+//! ```text
+//!  Kubernetes objects ──convert──▶ records ──SnapshotBuilder::build──▶ Snapshot ──▶ Session
+//!  (Pods, Nodes, 3 PodGroup APIs,   (NodeRecord, PodRecord,            ids, node usage,
+//!   Queues, PriorityClasses)          GroupRecord, ...)                 equivalence classes
+//! ```
+//! The builder sorts everything by name before assigning ids, so the same objects always give the
+//! same snapshot, whatever order they arrived in.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::model::{
+    ClassId, JobId, JobInfo, JobPhase, JobSource, Labels, Millis, NodeId, NodeInfo, QueueId, QueueInfo, Taint, TaskId,
+    TaskInfo, TaskSpec, TaskStatus,
+};
+use crate::resource::{ResourceNames, Resources};
+
+/// Name of the queue that jobs without a queue go to.
+pub const DEFAULT_QUEUE: &str = "default";
+/// Name of the root of the queue hierarchy.
+pub const ROOT_QUEUE: &str = "root";
+/// The node label Kubernetes sets to the node name; the topology key of per-node (anti-)affinity.
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+
+/// What makes two tasks equivalent: their constraints, and their namespace and labels when those matter.
+type ClassKey = (Arc<TaskSpec>, Option<(String, Arc<Labels>)>);
+
+/// An equivalence class of tasks.
+#[derive(Clone, Debug)]
+pub struct ClassInfo {
+    /// The shared constraints.
+    pub spec: Arc<TaskSpec>,
+    /// Namespace and labels, when labels matter for placement (pod anti-affinity exists in the
+    /// cluster); then they are part of the class key.
+    pub labels: Option<(String, Arc<Labels>)>,
+    /// Whether placing a pod on one node can change feasibility on another (required pod
+    /// affinity, or anti-affinity wider than one node): such classes are searched in full for
+    /// every pod.
+    pub topology_sensitive: bool,
+}
+
+/// Everything one scheduling cycle knows.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// The cycle's time.
+    pub now: Millis,
+    /// Resource name table for every [`Resources`] in the snapshot.
+    pub resources: ResourceNames,
+    /// Nodes, sorted by name.
+    pub nodes: Vec<NodeInfo>,
+    /// Jobs, sorted by namespace, name, source.
+    pub jobs: Vec<JobInfo>,
+    /// Tasks, grouped by job in job order, sorted by name within a job.
+    pub tasks: Vec<TaskInfo>,
+    /// Queues, sorted by name; `root` and `default` always exist.
+    pub queues: Vec<QueueInfo>,
+    /// Equivalence classes.
+    pub classes: Vec<ClassInfo>,
+    /// Sum of the allocatable resources of ready nodes.
+    pub total: Resources,
+    /// Problems found while building (for logs and the simulator's report).
+    pub warnings: Vec<String>,
+}
+
+impl Snapshot {
+    /// The node with `id`.
+    #[inline]
+    pub fn node(&self, id: NodeId) -> &NodeInfo {
+        &self.nodes[id.idx()]
+    }
+    /// The task with `id`.
+    #[inline]
+    pub fn task(&self, id: TaskId) -> &TaskInfo {
+        &self.tasks[id.idx()]
+    }
+    /// The job with `id`.
+    #[inline]
+    pub fn job(&self, id: JobId) -> &JobInfo {
+        &self.jobs[id.idx()]
+    }
+    /// The queue with `id`.
+    #[inline]
+    pub fn queue(&self, id: QueueId) -> &QueueInfo {
+        &self.queues[id.idx()]
+    }
+    /// The queue named `name`.
+    pub fn queue_by_name(&self, name: &str) -> Option<QueueId> {
+        self.queues
+            .binary_search_by(|q| q.name.as_str().cmp(name))
+            .ok()
+            .map(QueueId::from_idx)
+    }
+    /// The node named `name`.
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.nodes
+            .binary_search_by(|n| n.name.as_str().cmp(name))
+            .ok()
+            .map(NodeId::from_idx)
+    }
+    /// Node ids in order.
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + use<> {
+        (0..self.nodes.len()).map(NodeId::from_idx)
+    }
+    /// Job ids in order.
+    pub fn job_ids(&self) -> impl Iterator<Item = JobId> + use<> {
+        (0..self.jobs.len()).map(JobId::from_idx)
+    }
+    /// Queue ids in order.
+    pub fn queue_ids(&self) -> impl Iterator<Item = QueueId> + use<> {
+        (0..self.queues.len()).map(QueueId::from_idx)
+    }
+    /// Number of the job's tasks in a ready status.
+    pub fn ready_count(&self, job: JobId) -> u32 {
+        self.job(job).ready
+    }
+    /// Number of the job's tasks still waiting for a node.
+    pub fn pending_count(&self, job: JobId) -> u32 {
+        count(
+            self.job(job)
+                .tasks
+                .iter()
+                .filter(|t| self.task(**t).status == TaskStatus::Pending),
+        )
+    }
+}
+
+fn count<I: Iterator>(it: I) -> u32 {
+    u32::try_from(it.count()).unwrap_or(u32::MAX)
+}
+
+/// A node as read from the API.
+#[derive(Clone, Debug, Default)]
+pub struct NodeRecord {
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: Labels,
+    /// Taints.
+    pub taints: Vec<Taint>,
+    /// Cordoned.
+    pub unschedulable: bool,
+    /// Ready condition.
+    pub ready: bool,
+    /// Allocatable resources.
+    pub allocatable: Resources,
+}
+
+/// A PriorityClass.
+#[derive(Clone, Debug, Default)]
+pub struct PriorityClassRecord {
+    /// Name.
+    pub name: String,
+    /// Priority value.
+    pub value: i32,
+    /// `globalDefault`.
+    pub global_default: bool,
+    /// `preemptionPolicy: Never`.
+    pub never_preempts: bool,
+}
+
+/// Which PodGroup a pod names, per API (all in the pod's namespace).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupRef {
+    /// Annotation `scheduling.k8s.io/group-name`.
+    Volcano(String),
+    /// Label `scheduling.x-k8s.io/pod-group`.
+    Coscheduling(String),
+    /// `spec.schedulingGroup.podGroupName`.
+    Native(String),
+}
+
+impl GroupRef {
+    fn source(&self) -> JobSource {
+        match self {
+            GroupRef::Volcano(_) => JobSource::Volcano,
+            GroupRef::Coscheduling(_) => JobSource::Coscheduling,
+            GroupRef::Native(_) => JobSource::Native,
+        }
+    }
+    fn name(&self) -> &str {
+        match self {
+            GroupRef::Volcano(n) | GroupRef::Coscheduling(n) | GroupRef::Native(n) => n,
+        }
+    }
+}
+
+/// Pod phase as the API reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PodPhase {
+    /// Not running yet.
+    #[default]
+    Pending,
+    /// Running.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+}
+
+/// A pod as read from the API.
+#[derive(Clone, Debug, Default)]
+pub struct PodRecord {
+    /// UID.
+    pub uid: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: Labels,
+    /// The PodGroup it joins, if any.
+    pub group: Option<GroupRef>,
+    /// Task role.
+    pub role: Option<String>,
+    /// `spec.priority`, when admission has set it.
+    pub priority: Option<i32>,
+    /// `spec.priorityClassName`.
+    pub priority_class: Option<String>,
+    /// `volcano.sh/task-priority`, which overrides the pod priority for task order.
+    pub task_priority: Option<i32>,
+    /// Creation time.
+    pub created: Millis,
+    /// When it was bound or started.
+    pub started: Option<Millis>,
+    /// Phase.
+    pub phase: PodPhase,
+    /// The node it is bound to.
+    pub node_name: Option<String>,
+    /// Whether it is being deleted.
+    pub deleting: bool,
+    /// Scheduling constraints.
+    pub spec: TaskSpec,
+    /// `volcano.sh/preemptable` (default true).
+    pub preemptable: Option<bool>,
+    /// `spec.preemptionPolicy: Never`.
+    pub never_preempts: bool,
+    /// Whether its `schedulerName` is one of ours.
+    pub ours: bool,
+}
+
+/// A PodGroup of any API, already validated by the converter.
+#[derive(Clone, Debug)]
+pub struct GroupRecord {
+    /// The API.
+    pub source: JobSource,
+    /// UID.
+    pub uid: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Queue name (empty means `default`).
+    pub queue: String,
+    /// Gang size.
+    pub min_member: u32,
+    /// Per-role minimums.
+    pub min_task_member: BTreeMap<String, u32>,
+    /// Admission minimum.
+    pub min_resources: Option<Resources>,
+    /// `priorityClassName`.
+    pub priority_class: Option<String>,
+    /// Explicit priority (native PodGroups).
+    pub priority: Option<i32>,
+    /// Creation time.
+    pub created: Millis,
+    /// Phase as last written.
+    pub phase: JobPhase,
+    /// `volcano.sh/preemptable` on the group (default true).
+    pub preemptable: bool,
+    /// Topology key constraint.
+    pub topology_key: Option<String>,
+    /// Problem found while converting (reason, message): the job is reported, not scheduled.
+    pub problem: Option<(String, String)>,
+}
+
+/// Assembles a [`Snapshot`] from records in any order.
+#[derive(Debug, Default)]
+pub struct SnapshotBuilder {
+    /// The resource name table records' [`Resources`] were interned in.
+    pub resources: ResourceNames,
+    nodes: Vec<NodeRecord>,
+    pods: Vec<PodRecord>,
+    groups: Vec<GroupRecord>,
+    queues: Vec<QueueInfo>,
+    priority_classes: Vec<PriorityClassRecord>,
+    warnings: Vec<String>,
+}
+
+impl SnapshotBuilder {
+    /// A builder with an empty resource table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// A builder that continues an existing resource table (so ids stay stable across cycles).
+    pub fn with_resources(resources: ResourceNames) -> Self {
+        SnapshotBuilder {
+            resources,
+            ..Self::default()
+        }
+    }
+    /// Adds a node.
+    pub fn node(&mut self, n: NodeRecord) -> &mut Self {
+        self.nodes.push(n);
+        self
+    }
+    /// Adds a pod.
+    pub fn pod(&mut self, p: PodRecord) -> &mut Self {
+        self.pods.push(p);
+        self
+    }
+    /// Adds a PodGroup.
+    pub fn group(&mut self, g: GroupRecord) -> &mut Self {
+        self.groups.push(g);
+        self
+    }
+    /// Adds a queue.
+    pub fn queue(&mut self, q: QueueInfo) -> &mut Self {
+        self.queues.push(q);
+        self
+    }
+    /// Adds a PriorityClass.
+    pub fn priority_class(&mut self, pc: PriorityClassRecord) -> &mut Self {
+        self.priority_classes.push(pc);
+        self
+    }
+    /// Records a problem to report with the snapshot.
+    pub fn warn(&mut self, w: String) {
+        self.warnings.push(w);
+    }
+
+    /// Builds the snapshot for time `now`.
+    pub fn build(self, now: Millis) -> Snapshot {
+        let SnapshotBuilder {
+            resources,
+            mut nodes,
+            mut pods,
+            mut groups,
+            mut queues,
+            priority_classes,
+            mut warnings,
+        } = self;
+
+        // Queues: root and default always exist; duplicates keep the first.
+        for name in [ROOT_QUEUE, DEFAULT_QUEUE] {
+            if !queues.iter().any(|q| q.name == name) {
+                let mut q = QueueInfo::new(name);
+                if name == ROOT_QUEUE {
+                    q.reclaimable = false;
+                }
+                queues.push(q);
+            }
+        }
+        queues.sort_by(|a, b| a.name.cmp(&b.name));
+        queues.dedup_by(|a, b| a.name == b.name);
+        let queue_ids: HashMap<String, QueueId> = queues
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.name.clone(), QueueId::from_idx(i)))
+            .collect();
+        let default_queue = queue_ids.get(DEFAULT_QUEUE).copied().unwrap_or(QueueId(0));
+
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        nodes.dedup_by(|a, b| a.name == b.name);
+        let node_ids: HashMap<String, NodeId> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), NodeId::from_idx(i)))
+            .collect();
+
+        let pc_values: HashMap<&str, &PriorityClassRecord> =
+            priority_classes.iter().map(|pc| (pc.name.as_str(), pc)).collect();
+        let default_priority = priority_classes
+            .iter()
+            .filter(|pc| pc.global_default)
+            .map(|pc| pc.value)
+            .max()
+            .unwrap_or(0);
+        let resolve_priority = |explicit: Option<i32>, class: &Option<String>| -> i32 {
+            explicit
+                .or_else(|| class.as_deref().and_then(|c| pc_values.get(c)).map(|pc| pc.value))
+                .unwrap_or(default_priority)
+        };
+
+        // Jobs from PodGroups, then placeholders for pods whose group is missing, standalone pods
+        // and one job holding every foreign pod.
+        groups.sort_by(|a, b| (&a.namespace, &a.name, a.source).cmp(&(&b.namespace, &b.name, b.source)));
+        groups.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name && a.source == b.source);
+        let mut jobs: Vec<JobInfo> = Vec::with_capacity(groups.len() + 1);
+        for g in groups {
+            let (queue, mut problem) = match queue_ids.get(if g.queue.is_empty() { DEFAULT_QUEUE } else { &g.queue }) {
+                Some(q) => (*q, None),
+                None => (
+                    default_queue,
+                    Some((
+                        "QueueNotFound".to_string(),
+                        format!("queue {:?} does not exist", g.queue),
+                    )),
+                ),
+            };
+            if g.problem.is_some() {
+                problem = g.problem.clone();
+            }
+            jobs.push(JobInfo {
+                uid: g.uid,
+                namespace: g.namespace,
+                name: g.name,
+                source: g.source,
+                queue,
+                queue_name: if g.queue.is_empty() {
+                    DEFAULT_QUEUE.to_string()
+                } else {
+                    g.queue
+                },
+                min_member: g.min_member,
+                min_task_member: g.min_task_member,
+                min_resources: g.min_resources,
+                priority: resolve_priority(g.priority, &g.priority_class),
+                created: g.created,
+                phase: g.phase,
+                tasks: Vec::new(),
+                preemptable: g.preemptable,
+                topology_key: g.topology_key,
+                problem,
+                allocated: Resources::new(),
+                ready: 0,
+                pipelined: 0,
+            });
+        }
+        let mut job_index: HashMap<(JobSource, String, String), usize> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| ((j.source, j.namespace.clone(), j.name.clone()), i))
+            .collect();
+
+        pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        pods.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
+        // Pods of other schedulers matter only while they hold a node.
+        pods.retain(|p| {
+            p.ours || (p.node_name.is_some() && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed))
+        });
+
+        let mut pod_job: Vec<usize> = Vec::with_capacity(pods.len());
+        for p in &pods {
+            let key = match (&p.group, p.ours) {
+                (_, false) => (JobSource::Foreign, String::new(), "foreign-pods".to_string()),
+                (Some(g), true) => (g.source(), p.namespace.clone(), g.name().to_string()),
+                (None, true) => (JobSource::Standalone, p.namespace.clone(), p.name.clone()),
+            };
+            let idx = match job_index.get(&key) {
+                Some(i) => *i,
+                None => {
+                    let (source, namespace, name) = key.clone();
+                    let problem = match &p.group {
+                        Some(g) if p.ours => Some((
+                            "PodGroupNotFound".to_string(),
+                            format!(
+                                "pod group {}/{} ({}) does not exist yet",
+                                p.namespace,
+                                g.name(),
+                                api_name(source)
+                            ),
+                        )),
+                        _ => None,
+                    };
+                    jobs.push(JobInfo {
+                        uid: if source == JobSource::Standalone {
+                            p.uid.clone()
+                        } else {
+                            String::new()
+                        },
+                        namespace,
+                        name,
+                        source,
+                        queue: default_queue,
+                        queue_name: DEFAULT_QUEUE.to_string(),
+                        min_member: 1,
+                        min_task_member: BTreeMap::new(),
+                        min_resources: None,
+                        priority: resolve_priority(p.priority, &p.priority_class),
+                        created: p.created,
+                        phase: JobPhase::Pending,
+                        tasks: Vec::new(),
+                        preemptable: true,
+                        topology_key: None,
+                        problem,
+                        allocated: Resources::new(),
+                        ready: 0,
+                        pipelined: 0,
+                    });
+                    job_index.insert(key, jobs.len() - 1);
+                    jobs.len() - 1
+                }
+            };
+            pod_job.push(idx);
+        }
+
+        // Deterministic job ids.
+        let mut order: Vec<usize> = (0..jobs.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&jobs[a], &jobs[b]);
+            (&x.namespace, &x.name, x.source).cmp(&(&y.namespace, &y.name, y.source))
+        });
+        let mut new_id = vec![0usize; jobs.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_id[old] = new;
+        }
+        let mut slots: Vec<Option<JobInfo>> = jobs.into_iter().map(Some).collect();
+        let mut jobs: Vec<JobInfo> = order.iter().filter_map(|&old| slots[old].take()).collect();
+
+        // Labels matter for placement only if some pod carries a required anti-affinity term.
+        let anti_affinity_anywhere = pods.iter().any(|p| !p.spec.pod_anti_affinity.is_empty());
+        let wide_anti_affinity = pods.iter().any(|p| {
+            p.spec
+                .pod_anti_affinity
+                .iter()
+                .any(|t| t.topology_key != HOSTNAME_LABEL)
+        });
+
+        let mut nodes: Vec<NodeInfo> = nodes
+            .into_iter()
+            .map(|n| NodeInfo {
+                name: n.name,
+                labels: n.labels,
+                taints: n.taints,
+                unschedulable: n.unschedulable,
+                ready: n.ready,
+                allocatable: n.allocatable,
+                used: Resources::new(),
+                releasing: Resources::new(),
+                pipelined: Resources::new(),
+                tasks: Vec::new(),
+                used_ports: Vec::new(),
+                generation: 0,
+            })
+            .collect();
+
+        let mut spec_ids: HashMap<Arc<TaskSpec>, Arc<TaskSpec>> = HashMap::new();
+        let mut label_ids: HashMap<Labels, Arc<Labels>> = HashMap::new();
+        let mut class_ids: HashMap<ClassKey, ClassId> = HashMap::new();
+        let mut classes: Vec<ClassInfo> = Vec::new();
+
+        // Tasks grouped by job (pods are already sorted by name).
+        let mut by_job: Vec<Vec<usize>> = vec![Vec::new(); jobs.len()];
+        for (pi, &old_job) in pod_job.iter().enumerate() {
+            by_job[new_id[old_job]].push(pi);
+        }
+        let mut pod_slots: Vec<Option<PodRecord>> = pods.into_iter().map(Some).collect();
+        let mut tasks: Vec<TaskInfo> = Vec::with_capacity(pod_slots.len());
+        for (ji, members) in by_job.iter().enumerate() {
+            for &pi in members {
+                let Some(p) = pod_slots[pi].take() else { continue };
+                let spec = Arc::new(p.spec);
+                let spec = spec_ids.entry(spec.clone()).or_insert(spec).clone();
+                let labels = label_ids
+                    .entry(p.labels.clone())
+                    .or_insert_with(|| Arc::new(p.labels))
+                    .clone();
+                // Labels decide placement when some pod repels by label; the namespace and labels
+                // also matter to the pod's own affinity terms (an empty namespace list means its
+                // own namespace).
+                let own_terms = !spec.pod_affinity.is_empty() || !spec.pod_anti_affinity.is_empty();
+                let class_key_labels =
+                    (anti_affinity_anywhere || own_terms).then(|| (p.namespace.clone(), labels.clone()));
+                let key = (spec.clone(), class_key_labels.clone());
+                let class = *class_ids.entry(key).or_insert_with(|| {
+                    // Required affinity is cross-node even by hostname: whether a matching pod
+                    // exists anywhere decides where the first of a self-affine gang may go.
+                    let cross_node = !spec.pod_affinity.is_empty()
+                        || spec.pod_anti_affinity.iter().any(|t| t.topology_key != HOSTNAME_LABEL);
+                    classes.push(ClassInfo {
+                        spec: spec.clone(),
+                        labels: class_key_labels,
+                        topology_sensitive: cross_node || wide_anti_affinity,
+                    });
+                    ClassId::from_idx(classes.len() - 1)
+                });
+                let node = p.node_name.as_deref().and_then(|n| node_ids.get(n).copied());
+                if p.node_name.is_some() && node.is_none() && p.ours {
+                    warnings.push(format!(
+                        "pod {}/{} is bound to node {:?}, which is not in the cluster",
+                        p.namespace,
+                        p.name,
+                        p.node_name.as_deref().unwrap_or_default()
+                    ));
+                }
+                let status = match (p.phase, p.node_name.is_some(), p.deleting) {
+                    (PodPhase::Succeeded, ..) => TaskStatus::Succeeded,
+                    (PodPhase::Failed, ..) => TaskStatus::Failed,
+                    (_, true, true) => TaskStatus::Releasing,
+                    (PodPhase::Running, true, false) => TaskStatus::Running,
+                    (_, true, false) => TaskStatus::Bound,
+                    (_, false, _) => TaskStatus::Pending,
+                };
+                let pc = p.priority_class.as_deref().and_then(|c| pc_values.get(c));
+                let priority = p
+                    .task_priority
+                    .unwrap_or_else(|| resolve_priority(p.priority, &p.priority_class));
+                let critical = p.namespace == "kube-system"
+                    || matches!(
+                        p.priority_class.as_deref(),
+                        Some("system-cluster-critical" | "system-node-critical")
+                    );
+                let job_preemptable = jobs[ji].preemptable;
+                let id = TaskId::from_idx(tasks.len());
+                jobs[ji].tasks.push(id);
+                tasks.push(TaskInfo {
+                    uid: p.uid,
+                    namespace: p.namespace,
+                    name: p.name,
+                    job: JobId::from_idx(ji),
+                    role: p.role,
+                    priority,
+                    created: p.created,
+                    started: p.started,
+                    status,
+                    node: if status.is_terminal() { None } else { node },
+                    spec,
+                    class,
+                    labels,
+                    preemptable: p.preemptable.unwrap_or(job_preemptable),
+                    never_preempts: p.never_preempts || pc.is_some_and(|pc| pc.never_preempts),
+                    critical,
+                });
+            }
+        }
+
+        // Node, job and queue accounting.
+        for t in &tasks {
+            if t.status.is_ready() {
+                jobs[t.job.idx()].ready += 1;
+            }
+        }
+        for (ti, t) in tasks.iter().enumerate() {
+            let Some(n) = t.node else { continue };
+            if !t.status.occupies_node() {
+                continue;
+            }
+            let node = &mut nodes[n.idx()];
+            node.used.add(&t.spec.request);
+            if t.status == TaskStatus::Releasing {
+                node.releasing.add(&t.spec.request);
+            }
+            node.tasks.push(TaskId::from_idx(ti));
+            node.used_ports.extend(t.spec.host_ports.iter().cloned());
+            let job = &mut jobs[t.job.idx()];
+            job.allocated.add(&t.spec.request);
+            if job.source != JobSource::Foreign {
+                queues[job.queue.idx()].allocated.add(&t.spec.request);
+            }
+        }
+
+        let mut total = Resources::new();
+        for n in nodes.iter().filter(|n| n.ready) {
+            total.add(&n.allocatable);
+        }
+
+        Snapshot {
+            now,
+            resources,
+            nodes,
+            jobs,
+            tasks,
+            queues,
+            classes,
+            total,
+            warnings,
+        }
+    }
+}
+
+fn api_name(source: JobSource) -> &'static str {
+    match source {
+        JobSource::Volcano => "scheduling.volcano.sh/v1beta1",
+        JobSource::Coscheduling => "scheduling.x-k8s.io/v1alpha1",
+        JobSource::Native => "scheduling.k8s.io/v1beta1",
+        JobSource::Standalone | JobSource::Foreign => "none",
+    }
+}
