@@ -1,0 +1,87 @@
+//! `binpack`: prefers nodes that will be fuller after placement, exactly as Volcano scores it:
+//! per requested resource r with weight w_r, `w_r × (used_r + req_r) / allocatable_r`, summed and
+//! divided by Σw_r, times 100 × `binpack.weight`. Only cpu and memory are weighted unless
+//! `binpack.resources` lists more (so GPUs count only when listed, as in Volcano).
+
+use std::collections::BTreeMap;
+
+use caldera_framework::plugin::MAX_NODE_SCORE;
+use caldera_framework::{Arguments, ConfigError, Hooks, NodeId, Plugin, ResourceId, Snapshot, TaskId};
+
+/// Configuration name.
+pub const NAME: &str = "binpack";
+
+/// The binpack plugin.
+#[derive(Clone, Debug)]
+pub struct Binpack {
+    weight: i64,
+    by_name: BTreeMap<String, i64>,
+    by_id: Vec<(ResourceId, i64)>,
+}
+
+impl Binpack {
+    /// Reads `binpack.weight`, `binpack.cpu`, `binpack.memory`, `binpack.resources` and
+    /// `binpack.resources.<name>`.
+    pub fn new(args: &Arguments) -> Result<Self, ConfigError> {
+        let weight = args.int("binpack.weight")?.unwrap_or(1);
+        let mut by_name = BTreeMap::new();
+        by_name.insert("cpu".to_string(), args.int("binpack.cpu")?.unwrap_or(1));
+        by_name.insert("memory".to_string(), args.int("binpack.memory")?.unwrap_or(1));
+        if let Some(list) = args.string("binpack.resources") {
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                let w = args.int(&format!("binpack.resources.{name}"))?.unwrap_or(1);
+                by_name.insert(name.to_string(), w);
+            }
+        }
+        if weight < 0 || by_name.values().any(|w| *w < 0) {
+            return Err(ConfigError::Invalid("binpack weights must not be negative".into()));
+        }
+        Ok(Binpack {
+            weight,
+            by_name,
+            by_id: Vec::new(),
+        })
+    }
+}
+
+impl Plugin for Binpack {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn hooks(&self) -> Hooks {
+        Hooks::NODE_ORDER
+    }
+    fn open(&mut self, s: &Snapshot) {
+        self.by_id = self
+            .by_name
+            .iter()
+            .filter(|(_, w)| **w > 0)
+            .filter_map(|(name, w)| s.resources.get(name).map(|id| (id, *w)))
+            .collect();
+    }
+    fn node_score(&self, s: &Snapshot, t: TaskId, n: NodeId) -> i64 {
+        if self.weight == 0 {
+            return 0;
+        }
+        let req = &s.task(t).spec.request;
+        let node = s.node(n);
+        let (mut sum, mut weights) = (0i128, 0i128);
+        for &(id, w) in &self.by_id {
+            let r = req.get(id);
+            if r <= 0 {
+                continue;
+            }
+            let alloc = node.allocatable.get(id);
+            let after = node.used.get(id).saturating_add(r);
+            weights += i128::from(w);
+            if alloc <= 0 || after > alloc {
+                continue;
+            }
+            sum += i128::from(w) * i128::from(after) * i128::from(MAX_NODE_SCORE) / i128::from(alloc);
+        }
+        if weights == 0 {
+            return 0;
+        }
+        i64::try_from(sum / weights).unwrap_or(0).saturating_mul(self.weight)
+    }
+}

@@ -1,0 +1,79 @@
+//! `overcommit`: cluster-level admission. A job is admitted (Pending → Inqueue) only if its
+//! minResources, plus those of jobs admitted but not yet running, fit in the cluster's
+//! capacity × `overcommit-factor` minus what is in use. This keeps controllers from creating pods
+//! for jobs that cannot start soon.
+
+use caldera_framework::{Arguments, ConfigError, Hooks, JobId, JobPhase, Plugin, Resources, Snapshot, Vote};
+
+/// Configuration name.
+pub const NAME: &str = "overcommit";
+/// Volcano's default factor.
+pub const DEFAULT_FACTOR: f64 = 1.2;
+
+/// The overcommit plugin.
+#[derive(Clone, Debug)]
+pub struct Overcommit {
+    factor_permille: i64,
+    idle: Resources,
+    inqueue: Resources,
+}
+
+impl Overcommit {
+    /// Reads `overcommit-factor` (values below 1 fall back to 1.2, as in Volcano).
+    pub fn new(args: &Arguments) -> Result<Self, ConfigError> {
+        let factor = args.float("overcommit-factor")?.unwrap_or(DEFAULT_FACTOR);
+        let factor = if factor < 1.0 { DEFAULT_FACTOR } else { factor };
+        // The factor is turned into an integer ratio once, so admission compares integers.
+        let factor_permille = (factor * 1000.0).round() as i64;
+        Ok(Overcommit {
+            factor_permille,
+            idle: Resources::new(),
+            inqueue: Resources::new(),
+        })
+    }
+}
+
+impl Plugin for Overcommit {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+    fn hooks(&self) -> Hooks {
+        Hooks::JOB_ENQUEUEABLE
+    }
+    fn open(&mut self, s: &Snapshot) {
+        let mut capacity = Resources::new();
+        for (id, v) in s.total.iter() {
+            capacity.set(
+                id,
+                i64::try_from(i128::from(v) * i128::from(self.factor_permille) / 1000).unwrap_or(i64::MAX),
+            );
+        }
+        let mut used = Resources::new();
+        for n in &s.nodes {
+            used.add(&n.used);
+        }
+        self.idle = capacity.minus(&used);
+        self.inqueue = Resources::new();
+        for j in s.job_ids() {
+            let job = s.job(j);
+            if job.phase == JobPhase::Inqueue
+                && let Some(min) = &job.min_resources
+            {
+                self.inqueue.add(min);
+            }
+        }
+    }
+    fn job_enqueueable(&self, s: &Snapshot, j: JobId) -> Vote {
+        let Some(min) = &s.job(j).min_resources else {
+            return Vote::Permit;
+        };
+        let wanted = min.plus(&self.inqueue);
+        let fits = min.iter().all(|(id, v)| v <= 0 || wanted.get(id) <= self.idle.get(id));
+        if fits { Vote::Permit } else { Vote::Reject }
+    }
+    fn job_enqueued(&mut self, s: &Snapshot, j: JobId) {
+        if let Some(min) = &s.job(j).min_resources {
+            self.inqueue.add(min);
+        }
+    }
+}
