@@ -1,0 +1,149 @@
+//! The `caldera` command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use caldera_framework::duration::parse_duration;
+use caldera_framework::{Millis, SchedulerConfig};
+use caldera_plugins::{DEFAULT_CONFIG, Pipeline};
+use caldera_simulator::{Scenario, SimOptions, Simulation, default_scenario};
+
+/// Caldera: a gang scheduler for Kubernetes that explains itself.
+#[derive(Parser, Debug)]
+#[command(name = "caldera", version, about, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the scheduling pipeline against a simulated cluster read from Kubernetes YAML.
+    Simulate(SimulateArgs),
+    /// Check a scheduler configuration file and print the pipeline it describes.
+    CheckConfig {
+        /// A volcano-scheduler.conf-format file; without one, the built-in default is checked.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+struct SimulateArgs {
+    /// YAML files or directories (Node, Pod, PodGroup, Queue, PriorityClass). None: the built-in scenario.
+    paths: Vec<PathBuf>,
+    /// Scheduler configuration in Volcano's volcano-scheduler.conf format.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Stop at this simulated time (e.g. "2h").
+    #[arg(long, value_parser = duration_arg)]
+    until: Option<Millis>,
+    /// Simulated time between periodic scheduling cycles.
+    #[arg(long, value_parser = duration_arg, default_value = "1s")]
+    period: Millis,
+    /// Print the built-in scenario as YAML and exit.
+    #[arg(long)]
+    print_default_scenario: bool,
+}
+
+fn duration_arg(s: &str) -> Result<Millis, String> {
+    match parse_duration(s) {
+        Ok(ms) if ms > 0 => Ok(ms),
+        Ok(_) => Err("must be positive".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn load_config(file: Option<&PathBuf>) -> Result<Pipeline, String> {
+    let text = match file {
+        Some(f) => std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?,
+        None => DEFAULT_CONFIG.to_string(),
+    };
+    let cfg = SchedulerConfig::parse(&text).map_err(|e| e.to_string())?;
+    Pipeline::from_config(&cfg).map_err(|e| e.to_string())
+}
+
+fn simulate(args: SimulateArgs) -> ExitCode {
+    if args.print_default_scenario {
+        print!("{}", default_scenario::yaml());
+        return ExitCode::SUCCESS;
+    }
+    let wall = Instant::now();
+    let pipeline = match load_config(args.config.as_ref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for w in &pipeline.warnings {
+        eprintln!("warning: configuration: {w}");
+    }
+    let scenario = if args.paths.is_empty() {
+        default_scenario::scenario()
+    } else {
+        Scenario::load_paths(&args.paths)
+    };
+    let loaded = scenario.object_count();
+    let mut sim = Simulation::new(scenario);
+    for d in &sim.diagnostics {
+        eprintln!("{d}");
+    }
+    if loaded == 0 {
+        eprintln!("error: no object could be loaded from the input");
+        return ExitCode::FAILURE;
+    }
+    sim.run(
+        &pipeline,
+        &SimOptions {
+            period: args.period,
+            until: args.until,
+        },
+    );
+    let report = caldera_simulator::report(&sim, wall.elapsed().as_secs_f64());
+    match args.format {
+        Format::Json => match serde_json::to_string(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: cannot encode the report: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Format::Table => print!("{}", caldera_simulator::table(&sim, &report)),
+    }
+    ExitCode::SUCCESS
+}
+
+fn check_config(file: Option<PathBuf>) -> ExitCode {
+    match load_config(file.as_ref()) {
+        Ok(p) => {
+            println!("actions: {}", p.action_names().join(", "));
+            for w in &p.warnings {
+                println!("warning: {w}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Simulate(a) => simulate(a),
+        Command::CheckConfig { file } => check_config(file),
+    }
+}

@@ -1,0 +1,13 @@
+//! Caldera's simulator: the real scheduling pipeline against a simulated cluster read from
+//! ordinary Kubernetes YAML, in simulated time. It is how users try Caldera without a cluster and
+//! how the engine is measured.
+#![deny(missing_docs)]
+
+pub mod default_scenario;
+pub mod report;
+pub mod scenario;
+pub mod sim;
+
+pub use report::{ReportJson, report, table};
+pub use scenario::{Diagnostic, Scenario};
+pub use sim::{SimOptions, Simulation};

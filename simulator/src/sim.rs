@@ -1,0 +1,488 @@
+//! The discrete-event simulation: objects arrive at their `simulation.caldera.dev/submit-at`
+//! time, the real pipeline runs a cycle every period and at once on arrivals and completions, bound
+//! pods run for their `simulation.caldera.dev/runtime` and then finish.
+//!
+//! ```text
+//!  events (arrive, finish) ──▶ state (records) ──SnapshotBuilder──▶ Pipeline::run ──▶ Outcome
+//!        ▲                                                                             │
+//!        └──────────── finish at bound_at + runtime ◀── apply binds, phases ◀──────────┘
+//! ```
+//! A periodic cycle that could change nothing (no event since a cycle that decided nothing) is
+//! skipped: the engine is deterministic, so it would decide nothing again. Results are the same as
+//! running every period, only faster.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::Instant;
+
+use caldera_crds::labels::{SIM_RUNTIME, SIM_SUBMIT_AT};
+use caldera_framework::convert;
+use caldera_framework::duration::parse_duration;
+use caldera_framework::snapshot::{GroupRecord, NodeRecord, PodPhase, PodRecord, PriorityClassRecord};
+use caldera_framework::{JobCondition, JobPhase, JobSource, Millis, QueueInfo, ResourceNames, SnapshotBuilder};
+use caldera_plugins::Pipeline;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::scenario::{Diagnostic, Origin, Scenario};
+
+/// The scheduler name every simulated pod is treated as having: the simulator runs only Caldera.
+pub const SIM_SCHEDULER: &str = "caldera";
+
+/// Simulation settings.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Time between periodic cycles.
+    pub period: Millis,
+    /// Stop at this simulated time.
+    pub until: Option<Millis>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            period: 1000,
+            until: None,
+        }
+    }
+}
+
+/// One time a pod held a node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlacementRecord {
+    /// Node name.
+    pub node: String,
+    /// When it was bound.
+    pub bound_at: Millis,
+    /// When it stopped holding the node.
+    pub ended_at: Option<Millis>,
+    /// How it ended: `finished` or `evicted`.
+    pub end: Option<&'static str>,
+}
+
+/// A simulated pod.
+#[derive(Clone, Debug)]
+pub struct SimPod {
+    /// The record fed to the engine (node and phase kept current).
+    pub record: PodRecord,
+    /// `namespace/podgroup` it belongs to.
+    pub podgroup: Option<String>,
+    /// Its queue, once known.
+    pub queue: String,
+    /// Arrival time.
+    pub submit: Millis,
+    /// Run time once bound (`None`: runs forever).
+    pub runtime: Option<Millis>,
+    /// Every placement, oldest first.
+    pub placements: Vec<PlacementRecord>,
+    /// GPUs it holds, in thousandths of a whole GPU (MIG slices count by compute fraction).
+    pub gpu_milli: i64,
+}
+
+/// A simulated PodGroup.
+#[derive(Clone, Debug)]
+pub struct SimGroup {
+    /// The record fed to the engine (phase kept current).
+    pub record: GroupRecord,
+    /// Arrival time.
+    pub submit: Millis,
+    /// When it first reached Running.
+    pub started_at: Option<Millis>,
+    /// When it reached Completed.
+    pub finished_at: Option<Millis>,
+    /// The last reason it could not be scheduled; cleared once it is.
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    PodArrives(usize),
+    GroupArrives(usize),
+    PodFinishes(usize, usize),
+}
+
+/// A simulation in progress, and its results once run.
+pub struct Simulation {
+    names: ResourceNames,
+    nodes: Vec<NodeRecord>,
+    queues: Vec<QueueInfo>,
+    priority_classes: Vec<PriorityClassRecord>,
+    /// Pods, in input order.
+    pub pods: Vec<SimPod>,
+    /// PodGroups, in input order.
+    pub groups: Vec<SimGroup>,
+    pod_arrived: Vec<bool>,
+    group_arrived: Vec<bool>,
+    pod_index: HashMap<(String, String), usize>,
+    group_index: HashMap<(JobSource, String, String), usize>,
+    events: BinaryHeap<Reverse<(Millis, u64, Event)>>,
+    seq: u64,
+    /// Problems in the input.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Simulated time now.
+    pub now: Millis,
+    /// Cycles run.
+    pub cycles: u64,
+    /// Wall-clock seconds spent inside the scheduling pipeline.
+    pub engine_seconds: f64,
+    /// Total GPUs of the cluster, in thousandths.
+    pub gpu_capacity_milli: i64,
+}
+
+fn annotation_duration(meta: &ObjectMeta, key: &str, origin: &Origin, diags: &mut Vec<Diagnostic>) -> Option<Millis> {
+    let v = meta.annotations.as_ref()?.get(key)?;
+    match parse_duration(v) {
+        Ok(ms) if ms >= 0 => Some(ms),
+        Ok(_) => {
+            diags.push(Diagnostic {
+                origin: origin.clone(),
+                error: true,
+                message: format!("metadata.annotations[{key}]: negative duration {v:?}; ignored"),
+            });
+            None
+        }
+        Err(e) => {
+            diags.push(Diagnostic {
+                origin: origin.clone(),
+                error: true,
+                message: format!("metadata.annotations[{key}]: {e}; ignored"),
+            });
+            None
+        }
+    }
+}
+
+/// GPU-equivalents of a resource, in thousandths: a whole GPU is 1000, a MIG slice `Ng.*` is N/7.
+pub fn gpu_milli_of(name: &str, count: i64) -> i64 {
+    if name == "nvidia.com/gpu" || name == "amd.com/gpu" {
+        return count.saturating_mul(1000);
+    }
+    if let Some(profile) = name.strip_prefix("nvidia.com/mig-") {
+        let g: i64 = profile.split('g').next().and_then(|g| g.parse().ok()).unwrap_or(1);
+        return count.saturating_mul(g * 1000) / 7;
+    }
+    0
+}
+
+fn gpu_milli(r: &caldera_framework::Resources, names: &ResourceNames) -> i64 {
+    r.iter().map(|(id, v)| gpu_milli_of(names.name(id), v)).sum()
+}
+
+impl Simulation {
+    /// Converts a scenario; objects that cannot be converted are reported and left out.
+    pub fn new(scenario: Scenario) -> Simulation {
+        let Scenario {
+            nodes,
+            pods,
+            volcano_groups,
+            coscheduling_groups,
+            native_groups,
+            queues,
+            priority_classes,
+            mut diagnostics,
+        } = scenario;
+        let mut names = ResourceNames::default();
+        let report = |origin: &Origin, e: &dyn std::fmt::Display| Diagnostic {
+            origin: origin.clone(),
+            error: true,
+            message: format!("{e}"),
+        };
+        let ours = [SIM_SCHEDULER.to_string()];
+
+        let mut node_records = Vec::new();
+        for (o, n) in &nodes {
+            match convert::node_record(n, &mut names) {
+                Ok(r) => node_records.push(r),
+                Err(e) => diagnostics.push(report(o, &e)),
+            }
+        }
+        let mut queue_records = Vec::new();
+        for (o, q) in &queues {
+            match convert::queue_info(q, &mut names, 0) {
+                Ok(r) => queue_records.push(r),
+                Err(e) => diagnostics.push(report(o, &e)),
+            }
+        }
+        let pcs: Vec<PriorityClassRecord> = priority_classes
+            .iter()
+            .map(|(_, pc)| convert::priority_class_record(pc))
+            .collect();
+
+        // A group naming a queue the scenario does not declare is reported with its place; the
+        // engine also keeps it pending with reason QueueNotFound.
+        let declared: Vec<String> = queue_records.iter().map(|q| q.name.clone()).collect();
+        let mut groups = Vec::new();
+        let mut add_group = |o: &Origin,
+                             meta: &ObjectMeta,
+                             result: Result<GroupRecord, convert::ConvertError>,
+                             source: JobSource,
+                             diags: &mut Vec<Diagnostic>| {
+            if let Err(e) = &result {
+                diags.push(report(o, e));
+            }
+            let Some(mut record) = convert::group_or_problem(result, source, meta, 0) else {
+                return;
+            };
+            let q = record.queue.as_str();
+            if !(q.is_empty() || q == "default" || q == "root" || declared.iter().any(|d| d == q)) {
+                diags.push(Diagnostic {
+                    origin: o.clone(),
+                    error: true,
+                    message: format!(
+                        "PodGroup {}/{}: spec.queue: queue {q:?} is not declared; the group will stay pending",
+                        record.namespace, record.name
+                    ),
+                });
+            }
+            let submit = annotation_duration(meta, SIM_SUBMIT_AT, o, diags).unwrap_or(0);
+            record.created = submit;
+            groups.push(SimGroup {
+                record,
+                submit,
+                started_at: None,
+                finished_at: None,
+                reason: None,
+            });
+        };
+        for (o, pg) in &volcano_groups {
+            let res = convert::volcano_group(pg, &mut names, 0);
+            add_group(o, &pg.metadata, res, JobSource::Volcano, &mut diagnostics);
+        }
+        for (o, pg) in &coscheduling_groups {
+            let res = convert::coscheduling_group(pg, &mut names, 0);
+            add_group(o, &pg.metadata, res, JobSource::Coscheduling, &mut diagnostics);
+        }
+        for (o, pg) in &native_groups {
+            let res = convert::native_group(pg, &mut names, 0);
+            add_group(o, &pg.metadata, res, JobSource::Native, &mut diagnostics);
+        }
+        let group_index: HashMap<(JobSource, String, String), usize> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| ((g.record.source, g.record.namespace.clone(), g.record.name.clone()), i))
+            .collect();
+
+        let mut sim_pods = Vec::new();
+        for (o, p) in &pods {
+            let submit = annotation_duration(&p.metadata, SIM_SUBMIT_AT, o, &mut diagnostics).unwrap_or(0);
+            let runtime = annotation_duration(&p.metadata, SIM_RUNTIME, o, &mut diagnostics);
+            match convert::pod_record(p, &ours, &mut names, submit) {
+                Ok(mut record) => {
+                    record.ours = true;
+                    record.created = submit;
+                    let podgroup = record.group.as_ref().map(|g| {
+                        let n = match g {
+                            caldera_framework::snapshot::GroupRef::Volcano(n)
+                            | caldera_framework::snapshot::GroupRef::Coscheduling(n)
+                            | caldera_framework::snapshot::GroupRef::Native(n) => n,
+                        };
+                        format!("{}/{}", record.namespace, n)
+                    });
+                    let gpu = gpu_milli(&record.spec.request, &names);
+                    sim_pods.push(SimPod {
+                        record,
+                        podgroup,
+                        queue: "default".into(),
+                        submit,
+                        runtime,
+                        placements: Vec::new(),
+                        gpu_milli: gpu,
+                    });
+                }
+                Err(e) => diagnostics.push(report(o, &e)),
+            }
+        }
+        let pod_index = sim_pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.record.namespace.clone(), p.record.name.clone()), i))
+            .collect();
+        let gpu_capacity_milli = node_records.iter().map(|n| gpu_milli(&n.allocatable, &names)).sum();
+
+        let mut sim = Simulation {
+            names,
+            nodes: node_records,
+            queues: queue_records,
+            priority_classes: pcs,
+            pod_arrived: vec![false; sim_pods.len()],
+            group_arrived: vec![false; groups.len()],
+            pods: sim_pods,
+            groups,
+            pod_index,
+            group_index,
+            events: BinaryHeap::new(),
+            seq: 0,
+            diagnostics,
+            now: 0,
+            cycles: 0,
+            engine_seconds: 0.0,
+            gpu_capacity_milli,
+        };
+        for i in 0..sim.groups.len() {
+            let t = sim.groups[i].submit;
+            sim.schedule(t, Event::GroupArrives(i));
+        }
+        for i in 0..sim.pods.len() {
+            let t = sim.pods[i].submit;
+            sim.schedule(t, Event::PodArrives(i));
+        }
+        sim
+    }
+
+    fn schedule(&mut self, at: Millis, e: Event) {
+        self.seq += 1;
+        self.events.push(Reverse((at, self.seq, e)));
+    }
+
+    /// Whether any error-level diagnostic was raised.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.error)
+    }
+
+    fn apply(&mut self, e: Event) {
+        match e {
+            Event::PodArrives(i) => {
+                self.pod_arrived[i] = true;
+                let p = &mut self.pods[i];
+                if let Some(node) = p.record.node_name.clone() {
+                    // A pod created with spec.nodeName is bound by the API server, not by a scheduler.
+                    p.record.phase = PodPhase::Running;
+                    p.record.started = Some(self.now);
+                    p.placements.push(PlacementRecord {
+                        node,
+                        bound_at: self.now,
+                        ended_at: None,
+                        end: None,
+                    });
+                    if let Some(rt) = p.runtime {
+                        let at = self.now + rt;
+                        self.schedule(at, Event::PodFinishes(i, 0));
+                    }
+                }
+            }
+            Event::GroupArrives(i) => self.group_arrived[i] = true,
+            Event::PodFinishes(i, incarnation) => {
+                let p = &mut self.pods[i];
+                if p.placements.len() != incarnation + 1 {
+                    return;
+                }
+                p.record.phase = PodPhase::Succeeded;
+                if let Some(last) = p.placements.last_mut() {
+                    last.ended_at = Some(self.now);
+                    last.end = Some("finished");
+                }
+            }
+        }
+    }
+
+    /// Runs one cycle at the current time; returns whether it decided anything.
+    fn cycle(&mut self, pipeline: &Pipeline) -> bool {
+        let mut b = SnapshotBuilder::with_resources(self.names.clone());
+        for n in &self.nodes {
+            b.node(n.clone());
+        }
+        for q in &self.queues {
+            b.queue(q.clone());
+        }
+        for pc in &self.priority_classes {
+            b.priority_class(pc.clone());
+        }
+        for (g, _) in self.groups.iter().zip(&self.group_arrived).filter(|(_, a)| **a) {
+            b.group(g.record.clone());
+        }
+        for (p, _) in self.pods.iter().zip(&self.pod_arrived).filter(|(_, a)| **a) {
+            b.pod(p.record.clone());
+        }
+        let snap = b.build(self.now);
+        let started = Instant::now();
+        let (snap, outcome) = pipeline.run(snap);
+        self.engine_seconds += started.elapsed().as_secs_f64();
+        self.cycles += 1;
+
+        let mut progress = !outcome.binds.is_empty();
+        for bind in &outcome.binds {
+            let t = snap.task(bind.task);
+            let node = snap.node(bind.node).name.clone();
+            let Some(&i) = self.pod_index.get(&(t.namespace.clone(), t.name.clone())) else {
+                continue;
+            };
+            let p = &mut self.pods[i];
+            p.record.node_name = Some(node.clone());
+            p.record.phase = PodPhase::Running;
+            p.record.started = Some(self.now);
+            p.placements.push(PlacementRecord {
+                node,
+                bound_at: self.now,
+                ended_at: None,
+                end: None,
+            });
+            let incarnation = p.placements.len() - 1;
+            if let Some(rt) = p.runtime {
+                let at = self.now + rt;
+                self.schedule(at, Event::PodFinishes(i, incarnation));
+            }
+        }
+        for (j, status) in &outcome.jobs {
+            let job = snap.job(*j);
+            for &t in &job.tasks {
+                let task = snap.task(t);
+                if let Some(&i) = self.pod_index.get(&(task.namespace.clone(), task.name.clone())) {
+                    self.pods[i].queue = job.queue_name.clone();
+                }
+            }
+            let key = (job.source, job.namespace.clone(), job.name.clone());
+            let Some(&gi) = self.group_index.get(&key) else {
+                continue;
+            };
+            let g = &mut self.groups[gi];
+            if g.record.phase != status.phase {
+                progress = true;
+                g.record.phase = status.phase;
+            }
+            match status.phase {
+                JobPhase::Running if g.started_at.is_none() => g.started_at = Some(self.now),
+                JobPhase::Completed => {
+                    g.started_at.get_or_insert(self.now);
+                    g.finished_at.get_or_insert(self.now);
+                }
+                _ => {}
+            }
+            match &status.condition {
+                Some(JobCondition::Unschedulable { message, .. }) => g.reason = Some(message.clone()),
+                Some(JobCondition::Scheduled) => g.reason = None,
+                None => {}
+            }
+        }
+        progress
+    }
+
+    /// Runs the simulation to the end (or to `until`).
+    pub fn run(&mut self, pipeline: &Pipeline, opts: &SimOptions) {
+        let mut dirty = false;
+        let mut next_periodic: Millis = 0;
+        loop {
+            let next_event = self.events.peek().map(|Reverse((t, _, _))| *t);
+            let next = match (next_event, dirty) {
+                (Some(e), true) => e.min(next_periodic),
+                (Some(e), false) => e,
+                (None, true) => next_periodic,
+                (None, false) => break,
+            };
+            if opts.until.is_some_and(|u| next > u) {
+                break;
+            }
+            self.now = next.max(self.now);
+            while let Some(Reverse((t, _, e))) = self.events.peek().copied() {
+                if t > self.now {
+                    break;
+                }
+                self.events.pop();
+                self.apply(e);
+            }
+            let progress = self.cycle(pipeline);
+            // After a cycle that decided nothing, the next periodic cycle would decide nothing
+            // too; only an event can change that.
+            dirty = progress;
+            next_periodic = self.now + opts.period.max(1);
+        }
+    }
+}
