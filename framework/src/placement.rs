@@ -121,14 +121,12 @@ fn evaluate(plugins: &PluginSet, s: &Snapshot, task: TaskId, n: NodeId) -> Optio
     plugins.predicate(s, task, n).ok()?;
     let req = &s.task(task).spec.request;
     let node = s.node(n);
-    let idle = node.idle();
-    let key_idle = if req.fits_in(&idle) {
-        true
-    } else if req.fits_in(&node.future_idle()) {
-        false
-    } else {
+    // Whatever goes on a node must leave room for what is pipelined onto it (future idle), and
+    // may take it now only if it also fits the idle resources.
+    if !req.fits_in(&node.future_idle()) {
         return None;
-    };
+    }
+    let key_idle = req.fits_in(&node.idle());
     Some((key_idle, plugins.node_score(s, task, n), Reverse(n.0)))
 }
 

@@ -137,10 +137,14 @@ impl Session {
         if let (Some(node), true) = (t.node, prev.occupies_node() && prev != TaskStatus::Releasing) {
             t.status = TaskStatus::Releasing;
             let job = t.job;
+            let req = t.spec.request.clone();
+            let j = &mut self.snap.jobs[job.idx()];
             if prev.is_ready() {
-                let j = &mut self.snap.jobs[job.idx()];
                 j.ready = j.ready.saturating_sub(1);
             }
+            j.allocated.sub(&req);
+            let queue = j.queue;
+            self.snap.queues[queue.idx()].allocated.sub(&req);
             let t = &self.snap.tasks[task.idx()];
             let req = t.spec.request.clone();
             let n = &mut self.snap.nodes[node.idx()];
@@ -159,9 +163,14 @@ impl Session {
         }
         t.status = prev;
         let job = t.job;
+        let req = t.spec.request.clone();
+        let j = &mut self.snap.jobs[job.idx()];
         if prev.is_ready() {
-            self.snap.jobs[job.idx()].ready += 1;
+            j.ready += 1;
         }
+        j.allocated.add(&req);
+        let queue = j.queue;
+        self.snap.queues[queue.idx()].allocated.add(&req);
         let t = &self.snap.tasks[task.idx()];
         if let Some(node) = t.node {
             let req = t.spec.request.clone();

@@ -645,6 +645,11 @@ impl SnapshotBuilder {
             }
             node.tasks.push(TaskId::from_idx(ti));
             node.used_ports.extend(t.spec.host_ports.iter().cloned());
+            // A releasing pod still holds its node but no longer counts toward its job's and
+            // queue's usage, as in Volcano: its queue may already plan with that room.
+            if t.status == TaskStatus::Releasing {
+                continue;
+            }
             let job = &mut jobs[t.job.idx()];
             job.allocated.add(&t.spec.request);
             if job.source != JobSource::Foreign {

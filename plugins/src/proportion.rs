@@ -157,7 +157,8 @@ impl Plugin for Proportion {
             let q = job.queue.idx();
             for &t in &job.tasks {
                 let task = s.task(t);
-                if task.status.occupies_node() || task.status == TaskStatus::Pending {
+                let holds = task.status.occupies_node() && task.status != TaskStatus::Releasing;
+                if holds || task.status == TaskStatus::Pending {
                     requests[q].add(&task.spec.request);
                 }
             }

@@ -2,14 +2,17 @@
 //! every cycle keeps the invariants of `caldera_testkit::invariants`, the same input always gives
 //! the same decisions, the order records arrive in changes nothing, and over several cycles (binds
 //! applied between them) the invariants keep holding and no pod is bound twice.
+//!
+//! The properties at the end add pods being deleted (releasing resources) to the mix, and check
+//! that what is pipelined onto releasing resources still fits once they are gone.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use caldera_framework::{Outcome, Snapshot};
+use caldera_framework::{Outcome, SchedulerConfig, Snapshot, TaintEffect};
 use caldera_plugins::Pipeline;
-use caldera_testkit::arb::{arb_cluster, arb_cluster_without_releasing};
-use caldera_testkit::{invariants, query};
+use caldera_testkit::arb::arb_cluster;
+use caldera_testkit::{ClusterBuilder, invariants, query};
 use proptest::prelude::*;
 
 fn pipeline() -> &'static Pipeline {
@@ -29,12 +32,80 @@ fn config() -> ProptestConfig {
     }
 }
 
+/// The checker is not vacuous: pipelines without the gang or the predicates plugin break it.
+#[test]
+fn the_checker_catches_pipelines_missing_gang_or_predicates() {
+    let mut c = ClusterBuilder::new();
+    c.node("gpu-1").cpu(96).mem_gi(512).gpus(8);
+    c.node("tainted")
+        .cpu(96)
+        .mem_gi(512)
+        .gpus(8)
+        .taint("dedicated", "ml", TaintEffect::NoSchedule);
+    // Two of the three pods fit on gpu-1; the third only on the node it does not tolerate.
+    c.gang("ml", "three", "default", 3, 3, |p| p.cpu(1).gpus(4));
+    let before = c.build(0);
+    let broken = |without: &str| {
+        let mut yaml = String::from("actions: \"enqueue, allocate, backfill\"\ntiers:\n- plugins:\n");
+        for name in ["priority", "gang", "drf", "predicates", "proportion", "binpack"] {
+            if name != without {
+                yaml.push_str(&format!("  - name: {name}\n"));
+            }
+        }
+        let cfg = SchedulerConfig::parse(&yaml).expect("configuration parses");
+        let (after, out) = Pipeline::from_config(&cfg).expect("pipeline").run(before.clone());
+        invariants::check(&before, &after, &out).expect_err("a broken pipeline is caught")
+    };
+    assert!(
+        broken("gang").contains("(a) job ml/three got 2 binds"),
+        "{}",
+        broken("gang")
+    );
+    assert!(
+        broken("predicates").contains("was bound to node tainted, which has untolerated taint"),
+        "{}",
+        broken("predicates")
+    );
+    let (after, out) = pipeline().run(before.clone());
+    invariants::check(&before, &after, &out).expect("the default pipeline keeps the invariants");
+}
+
+/// The random clusters are not vacuous: across a deterministic sample, cycles bind pods, leave
+/// gangs unschedulable and pipeline nothing only sometimes.
+#[test]
+fn random_clusters_exercise_binding_and_failure() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = arb_cluster();
+    let (mut binds, mut unschedulable, mut with_binds) = (0, 0, 0);
+    for _ in 0..64 {
+        let snap = strategy
+            .new_tree(&mut runner)
+            .expect("a cluster")
+            .current()
+            .build(1_000);
+        let (_, out) = run(&snap);
+        binds += out.binds.len();
+        with_binds += usize::from(!out.binds.is_empty());
+        unschedulable += out
+            .conditions
+            .values()
+            .filter(|c| matches!(c, caldera_framework::JobCondition::Unschedulable { .. }))
+            .count();
+    }
+    assert!(
+        binds > 100 && with_binds > 32 && unschedulable > 32,
+        "{binds} binds, {with_binds} cycles with binds, {unschedulable} unschedulable"
+    );
+}
+
 proptest! {
     #![proptest_config(config())]
 
     /// One cycle never breaks a gang, over-fills a node, binds a pod twice or ignores a predicate.
     #[test]
-    fn one_cycle_keeps_the_invariants(cluster in arb_cluster_without_releasing()) {
+    fn one_cycle_keeps_the_invariants(cluster in arb_cluster()) {
         let before = cluster.build(1_000);
         let (after, outcome) = run(&before);
         if let Err(e) = invariants::check(&before, &after, &outcome) {
@@ -72,7 +143,7 @@ proptest! {
     /// Three cycles with each cycle's binds applied before the next: the invariants hold every
     /// time and no pod is ever bound twice.
     #[test]
-    fn repeated_cycles_keep_the_invariants(cluster in arb_cluster_without_releasing()) {
+    fn repeated_cycles_keep_the_invariants(cluster in arb_cluster()) {
         let mut cluster = cluster;
         let mut ever_bound: BTreeSet<String> = BTreeSet::new();
         for cycle in 0..3i64 {
@@ -85,6 +156,31 @@ proptest! {
                 prop_assert!(ever_bound.insert(pod.clone()), "cycle {}: {} bound again (to {})", cycle, pod, node);
             }
             cluster.apply(&before, &outcome);
+        }
+    }
+}
+
+proptest! {
+    // More cases: the failures these catch need a particular mix of releasing pods.
+    #![proptest_config(ProptestConfig { cases: 2048, ..config() })]
+
+    /// The invariants with pods being deleted too.
+    #[test]
+    fn one_cycle_keeps_the_invariants_with_releasing_pods(cluster in arb_cluster()) {
+        let before = cluster.build(1_000);
+        let (after, outcome) = run(&before);
+        if let Err(e) = invariants::check(&before, &after, &outcome) {
+            return Err(TestCaseError::fail(format!("{e}\nbinds: {:?}", query::binds(&before, &outcome))));
+        }
+    }
+
+    /// What is pipelined onto releasing resources is still there for it once they are released.
+    #[test]
+    fn pipelined_reservations_hold(cluster in arb_cluster()) {
+        let before = cluster.build(1_000);
+        let (after, outcome) = run(&before);
+        if let Err(e) = invariants::check_reservations(&before, &after, &outcome) {
+            return Err(TestCaseError::fail(format!("{e}\npipelined: {:?}", query::pipelined(&before, &outcome))));
         }
     }
 }

@@ -39,7 +39,8 @@ impl Action for Backfill {
             let mut stmt = Statement::new();
             for t in tasks {
                 match ssn.find_node(t) {
-                    Ok(Placement::Idle(n) | Placement::Future(n)) => stmt.allocate(ssn, t, n),
+                    Ok(Placement::Idle(n)) => stmt.allocate(ssn, t, n),
+                    Ok(Placement::Future(n)) => stmt.pipeline(ssn, t, n),
                     Err(f) => ssn.record_unschedulable(t, f.message()),
                 }
             }
