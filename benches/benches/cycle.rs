@@ -1,0 +1,57 @@
+//! One full default-pipeline cycle per shape (see `caldera_benches`), the snapshot built outside
+//! the timed part. Before criterion measures a shape, the best of three plain runs is printed as
+//! pods placed (bound) per second.
+//!
+//! `cargo bench -p caldera-benches --bench cycle` runs the full shapes; without `--bench` (as
+//! under `cargo test --benches`) the shapes are scaled down 100× so the run stays short.
+
+use std::time::{Duration, Instant};
+
+use caldera_benches::{Scale, all_shapes};
+use caldera_plugins::Pipeline;
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let scale = if full { Scale::FULL } else { Scale(100) };
+    let pipeline = match Pipeline::default_pipeline() {
+        Ok(p) => p,
+        Err(e) => panic!("the default configuration does not load: {e}"),
+    };
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .without_plots()
+        .configure_from_args();
+    let mut group = c.benchmark_group("cycle");
+    group.sampling_mode(SamplingMode::Flat);
+    for shape in all_shapes(scale) {
+        let snap = shape.snapshot();
+        let pending = shape.cluster.pending_pods();
+        let mut best = Duration::MAX;
+        let mut placed = 0;
+        for _ in 0..3 {
+            let input = snap.clone();
+            let t = Instant::now();
+            let result = pipeline.run(input);
+            // Dropping the result is not part of the cycle (criterion leaves it out too).
+            best = best.min(t.elapsed());
+            placed = result.1.binds.len();
+        }
+        println!(
+            "{} ({}): {} nodes, {pending} pending pods: {placed} placed in {:.1} ms = {:.0} pods placed/s",
+            shape.name,
+            shape.description,
+            snap.nodes.len(),
+            best.as_secs_f64() * 1e3,
+            placed as f64 / best.as_secs_f64().max(1e-9),
+        );
+        group.throughput(Throughput::Elements(u64::try_from(pending).unwrap_or(u64::MAX)));
+        group.bench_function(shape.name, |b| {
+            b.iter_batched(|| snap.clone(), |s| pipeline.run(s), BatchSize::LargeInput);
+        });
+    }
+    group.finish();
+    c.final_summary();
+}
