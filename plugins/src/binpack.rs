@@ -85,3 +85,65 @@ impl Plugin for Binpack {
         i64::try_from(sum / weights).unwrap_or(0).saturating_mul(self.weight)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caldera_framework::config::Arguments;
+    use caldera_testkit::ClusterBuilder;
+
+    fn args(pairs: &[(&str, &str)]) -> Arguments {
+        Arguments(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_yaml_ng::Value::String(v.to_string())))
+                .collect(),
+        )
+    }
+
+    fn score(plugin: &Binpack, c: &ClusterBuilder, node: &str) -> i64 {
+        let s = c.build(0);
+        let mut p = plugin.clone();
+        p.open(&s);
+        let t = caldera_framework::TaskId(0);
+        p.node_score(&s, t, s.node_by_name(node).expect("node"))
+    }
+
+    #[test]
+    fn scores_fullness_after_placement_like_volcano() {
+        // The pending pod is task 0 (namespace "a" sorts first).
+        let mut c = ClusterBuilder::new();
+        c.node("half").cpu(4).mem_gi(8);
+        c.node("empty").cpu(4).mem_gi(8);
+        c.pod("a", "b", |p| p.cpu(1).mem_gi(2));
+        c.bound_pod("x", "a", "half", |p| p.cpu(2).mem_gi(4));
+        let b = Binpack::new(&args(&[])).expect("defaults");
+        // cpu (2+1)/4 and memory (4+2)/8 → 75 points; on the empty node 25 points.
+        assert_eq!(score(&b, &c, "half"), 75 * caldera_framework::plugin::SCORE_SCALE);
+        assert_eq!(score(&b, &c, "empty"), 25 * caldera_framework::plugin::SCORE_SCALE);
+        let heavy = Binpack::new(&args(&[("binpack.weight", "10")])).expect("weight");
+        assert_eq!(score(&heavy, &c, "half"), 750 * caldera_framework::plugin::SCORE_SCALE);
+    }
+
+    #[test]
+    fn gpus_count_only_when_listed() {
+        let mut c = ClusterBuilder::new();
+        c.node("g").cpu(8).mem_gi(8).gpus(8);
+        c.pod("a", "p", |p| p.cpu(4).mem_gi(4).gpus(8));
+        let plain = Binpack::new(&args(&[])).expect("defaults");
+        let listed = Binpack::new(&args(&[
+            ("binpack.resources", "nvidia.com/gpu"),
+            ("binpack.resources.nvidia.com/gpu", "2"),
+        ]))
+        .expect("gpu listed");
+        // cpu 50 and memory 50 → 50; with the GPU (100, weight 2): (50 + 50 + 200) / 4 = 75.
+        assert_eq!(score(&plain, &c, "g"), 50 * caldera_framework::plugin::SCORE_SCALE);
+        assert_eq!(score(&listed, &c, "g"), 75 * caldera_framework::plugin::SCORE_SCALE);
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        assert!(Binpack::new(&args(&[("binpack.weight", "heavy")])).is_err());
+        assert!(Binpack::new(&args(&[("binpack.cpu", "-1")])).is_err());
+    }
+}

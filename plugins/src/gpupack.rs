@@ -76,3 +76,48 @@ impl Plugin for GpuPack {
         fullness.min(MAX_NODE_SCORE) * self.weight
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caldera_framework::config::Arguments;
+    use caldera_testkit::ClusterBuilder;
+
+    fn scores(c: &ClusterBuilder, task: usize) -> Vec<(String, i64)> {
+        let s = c.build(0);
+        let mut p = GpuPack::new(&Arguments::default()).expect("defaults");
+        p.open(&s);
+        let t = caldera_framework::TaskId::from_idx(task);
+        s.node_ids()
+            .map(|n| (s.node(n).name.clone(), p.node_score(&s, t, n)))
+            .collect()
+    }
+
+    #[test]
+    fn gpu_pods_prefer_the_fullest_gpu_node_and_cpu_pods_avoid_gpu_nodes() {
+        let mut c = ClusterBuilder::new();
+        c.node("cpu").cpu(32).mem_gi(64);
+        c.node("gpu-free").cpu(32).mem_gi(64).gpus(8);
+        c.node("gpu-used").cpu(32).mem_gi(64).gpus(8);
+        c.pod("a", "gpu-pod", |p| p.cpu(1).gpus(2));
+        c.pod("b", "cpu-pod", |p| p.cpu(1));
+        c.bound_pod("z", "busy", "gpu-used", |p| p.cpu(1).gpus(4));
+        let gpu = scores(&c, 0);
+        let by = |v: &[(String, i64)], n: &str| v.iter().find(|(name, _)| name == n).map(|x| x.1).unwrap_or(i64::MIN);
+        assert!(by(&gpu, "gpu-used") > by(&gpu, "gpu-free"), "{gpu:?}");
+        let cpu = scores(&c, 1);
+        assert!(by(&cpu, "cpu") > by(&cpu, "gpu-free"), "{cpu:?}");
+        assert_eq!(by(&cpu, "gpu-free"), by(&cpu, "gpu-used"));
+    }
+
+    #[test]
+    fn mig_requests_are_scored_on_their_own_profile() {
+        let mut c = ClusterBuilder::new();
+        c.mig_node("mig-a", "1g.10gb", 7);
+        c.mig_node("mig-b", "1g.10gb", 7);
+        c.pod("a", "slice", |p| p.cpu(1).mig("1g.10gb", 1));
+        c.bound_pod("z", "busy", "mig-b", |p| p.cpu(1).mig("1g.10gb", 3));
+        let s = scores(&c, 0);
+        assert!(s[1].1 > s[0].1, "the partly used MIG node ranks first: {s:?}");
+    }
+}

@@ -77,3 +77,44 @@ impl Plugin for Overcommit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caldera_testkit::ClusterBuilder;
+
+    fn args(v: &str) -> Arguments {
+        Arguments(
+            [(
+                "overcommit-factor".to_string(),
+                serde_yaml_ng::Value::String(v.to_string()),
+            )]
+            .into_iter()
+            .collect(),
+        )
+    }
+
+    #[test]
+    fn factor_below_one_falls_back_to_the_default() {
+        assert_eq!(Overcommit::new(&args("0.5")).expect("parses").factor_permille, 1200);
+        assert_eq!(Overcommit::new(&args("2")).expect("parses").factor_permille, 2000);
+        assert!(Overcommit::new(&args("lots")).is_err());
+    }
+
+    #[test]
+    fn admits_up_to_capacity_times_factor_counting_earlier_admissions() {
+        let mut c = ClusterBuilder::new();
+        c.node("n").cpu(10).mem_gi(64);
+        c.gang("a", "first", "default", 1, 1, |p| p.cpu(7))
+            .min_resources(&[("cpu", 7000)]);
+        c.gang("a", "second", "default", 1, 1, |p| p.cpu(7))
+            .min_resources(&[("cpu", 7000)]);
+        let s = c.build(0);
+        let mut p = Overcommit::new(&Arguments::default()).expect("defaults");
+        p.open(&s);
+        let (first, second) = (caldera_framework::JobId(0), caldera_framework::JobId(1));
+        assert_eq!(p.job_enqueueable(&s, first), Vote::Permit, "7 ≤ 12");
+        p.job_enqueued(&s, first);
+        assert_eq!(p.job_enqueueable(&s, second), Vote::Reject, "7 + 7 > 12");
+    }
+}
