@@ -46,6 +46,8 @@ pub struct Outcome {
     pub job_messages: BTreeMap<JobId, String>,
     /// Conditions concluded for jobs this cycle (written by plugins at close).
     pub conditions: BTreeMap<JobId, JobCondition>,
+    /// What each queue deserves, when a fair-share plugin computed it (for metrics and reports).
+    pub queue_deserved: BTreeMap<crate::model::QueueId, crate::resource::Resources>,
     /// Phase and condition of every schedulable job at the end of the cycle.
     pub jobs: BTreeMap<JobId, JobStatus>,
 }

@@ -230,6 +230,14 @@ impl Plugin for Proportion {
         }
     }
 
+    fn close(&mut self, s: &Snapshot, out: &mut caldera_framework::Outcome) {
+        for q in s.queue_ids() {
+            if let Some(share) = self.shares.get(q.idx()) {
+                out.queue_deserved.insert(q, share.deserved.clone());
+            }
+        }
+    }
+
     fn job_enqueued(&mut self, s: &Snapshot, j: JobId) {
         let job = s.job(j);
         if let (Some(min), Some(share)) = (&job.min_resources, self.shares.get_mut(job.queue.idx())) {

@@ -146,6 +146,11 @@ impl Pipeline {
         })
     }
 
+    /// The actions, in run order (for drivers that time each one).
+    pub fn actions(&self) -> &[Box<dyn Action>] {
+        &self.actions
+    }
+
     /// Names of the actions, in run order.
     pub fn action_names(&self) -> Vec<&'static str> {
         self.actions.iter().map(|a| a.name()).collect()

@@ -6,21 +6,27 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use caldera::runtime::{LogFormat, RunOptions};
 use caldera_framework::duration::parse_duration;
 use caldera_framework::{Millis, SchedulerConfig};
 use caldera_plugins::{DEFAULT_CONFIG, Pipeline};
 use caldera_simulator::{Scenario, SimOptions, Simulation, default_scenario};
 
-/// Caldera: a gang scheduler for Kubernetes that explains itself.
+/// Caldera: a gang scheduler for Kubernetes that explains itself. Without a subcommand it runs the
+/// scheduler (`caldera run`).
 #[derive(Parser, Debug)]
-#[command(name = "caldera", version, about, arg_required_else_help = true)]
+#[command(name = "caldera", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunOptions,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the scheduler in a cluster (the default).
+    Run(RunOptions),
     /// Run the scheduling pipeline against a simulated cluster read from Kubernetes YAML.
     Simulate(SimulateArgs),
     /// Check a scheduler configuration file and print the pipeline it describes.
@@ -141,9 +147,43 @@ fn check_config(file: Option<PathBuf>) -> ExitCode {
     }
 }
 
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn,tower=warn,hyper=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn run(opts: RunOptions) -> ExitCode {
+    init_logging(opts.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(caldera::runtime::run(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "caldera stopped");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Simulate(a) => simulate(a),
-        Command::CheckConfig { file } => check_config(file),
+    let cli = Cli::parse();
+    match cli.command {
+        None => run(cli.run),
+        Some(Command::Run(opts)) => run(opts),
+        Some(Command::Simulate(a)) => simulate(a),
+        Some(Command::CheckConfig { file }) => check_config(file),
     }
 }

@@ -1,0 +1,486 @@
+//! The scheduling loop: it owns the cache, runs a cycle when something changed (promptly, after
+//! a short pause that lets a burst of new pods arrive together) or when the period elapses, hands
+//! the decisions to the binder, and writes what changed in the reports.
+//!
+//! ```text
+//!   watch changes ─┐
+//!   bind results ──┼─▶ loop ─(leader, cache synced, something changed)─▶ cycle
+//!   new config ────┤                                                    │ assume binds in the cache
+//!   debug request ─┘                                                    │ binder: a gang's binds at once
+//!                                                                       └ writer: status, conditions, events
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::events::EventType;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, info_span, warn};
+
+use caldera_framework::outcome::JobStatus;
+use caldera_framework::{JobCondition, JobSource, Outcome, Snapshot, TaskStatus};
+use caldera_plugins::Pipeline;
+
+use super::admin::Readiness;
+use super::binder::{BindRequest, BindResult, Binder};
+use super::clock::{now_millis, now_time};
+use super::metrics::Metrics;
+use super::status;
+use super::store::{Change, Entry, Key, Kind, PodEntry, Store};
+use super::watch::SharedNames;
+use super::writer::{Writer, group_kind, reference};
+
+/// How long a burst of changes may keep arriving before the cycle runs anyway.
+const DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// Why the loop ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Shutdown was requested.
+    Shutdown,
+    /// This replica lost the lease: it stops at once so it can never bind beside a new leader.
+    LeadershipLost,
+}
+
+/// The loop's inputs.
+pub struct Inputs {
+    /// Cache changes from the watches.
+    pub changes: mpsc::Receiver<Change>,
+    /// Results of binds.
+    pub binds: mpsc::UnboundedReceiver<BindResult>,
+    /// Requests for `/debug/snapshot`.
+    pub debug: mpsc::Receiver<oneshot::Sender<String>>,
+    /// The current pipeline (replaced when the configuration file changes).
+    pub pipeline: watch::Receiver<Arc<Pipeline>>,
+    /// Whether this replica leads.
+    pub leader: watch::Receiver<bool>,
+    /// Where readiness is published.
+    pub ready: watch::Sender<Readiness>,
+    /// Cancelled on SIGTERM/SIGINT.
+    pub shutdown: CancellationToken,
+}
+
+/// The scheduler's state between cycles.
+pub struct Scheduler {
+    /// The cache.
+    pub store: Store,
+    names: SharedNames,
+    binder: Binder,
+    writer: Writer,
+    metrics: Arc<Metrics>,
+    period: Duration,
+    assumption_ttl: i64,
+    seq: u64,
+    last_generation: Option<u64>,
+    /// Last unschedulable message written per pending pod.
+    pod_messages: BTreeMap<Key, String>,
+    /// Last status written per PodGroup, until the watch shows it.
+    group_writes: BTreeMap<(Kind, Key), Value>,
+    /// Last status written per queue.
+    queue_writes: BTreeMap<String, Value>,
+    /// Last Unschedulable message evented per PodGroup.
+    group_messages: BTreeMap<(Kind, Key), String>,
+    /// Gangs whose binds failed for good, with why, until they are placed.
+    bind_failures: BTreeMap<Key, String>,
+}
+
+impl Scheduler {
+    /// A scheduler over `store`.
+    pub fn new(
+        store: Store,
+        names: SharedNames,
+        binder: Binder,
+        writer: Writer,
+        metrics: Arc<Metrics>,
+        period: Duration,
+        bind_timeout: Duration,
+    ) -> Self {
+        let ttl = i64::try_from((bind_timeout * 2 + Duration::from_secs(30)).as_millis()).unwrap_or(i64::MAX);
+        Scheduler {
+            store,
+            names,
+            binder,
+            writer,
+            metrics,
+            period,
+            assumption_ttl: ttl,
+            seq: 0,
+            last_generation: None,
+            pod_messages: BTreeMap::new(),
+            group_writes: BTreeMap::new(),
+            queue_writes: BTreeMap::new(),
+            group_messages: BTreeMap::new(),
+            bind_failures: BTreeMap::new(),
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let names = self
+            .names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        self.store.snapshot(&names, now_millis())
+    }
+
+    /// The binder, so the caller can drain it at shutdown.
+    pub fn binder(&self) -> Binder {
+        self.binder.clone()
+    }
+
+    /// Runs until shutdown or loss of leadership.
+    pub async fn run(mut self, mut io: Inputs) -> Exit {
+        let mut pipeline = io.pipeline.borrow().clone();
+        let mut was_leader = *io.leader.borrow();
+        let mut next_periodic = Instant::now() + self.period;
+        let mut burst_since: Option<Instant> = None;
+        loop {
+            let deadline = burst_since.map_or(next_periodic, |t| (t + DEBOUNCE).min(next_periodic));
+            tokio::select! {
+                biased;
+                () = io.shutdown.cancelled() => return Exit::Shutdown,
+                changed = io.leader.changed() => {
+                    let leader = changed.is_ok() && *io.leader.borrow();
+                    if was_leader && !leader {
+                        return Exit::LeadershipLost;
+                    }
+                    if leader && !was_leader {
+                        info!("became leader: scheduling");
+                    }
+                    was_leader = leader;
+                    self.metrics.set_leader(leader);
+                }
+                Some(change) = io.changes.recv() => {
+                    self.store.apply(change);
+                    while let Ok(change) = io.changes.try_recv() {
+                        self.store.apply(change);
+                    }
+                    burst_since.get_or_insert_with(Instant::now);
+                }
+                Some(result) = io.binds.recv() => self.on_bind(result),
+                Some(reply) = io.debug.recv() => {
+                    let _ = reply.send(self.debug_json().to_string());
+                }
+                Ok(()) = io.pipeline.changed() => {
+                    pipeline = io.pipeline.borrow().clone();
+                    self.last_generation = None;
+                    info!(actions = ?pipeline.action_names(), "configuration reloaded");
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    burst_since = None;
+                    next_periodic = Instant::now() + self.period;
+                    let readiness = if !self.store.synced() {
+                        let waiting: Vec<&str> = self.store.waiting_for().iter().map(|k| k.as_str()).collect();
+                        Readiness::Starting(format!("waiting for the cache to sync: {}", waiting.join(", ")))
+                    } else if was_leader {
+                        Readiness::Ready
+                    } else {
+                        Readiness::Standby
+                    };
+                    io.ready.send_if_modified(|r| if *r == readiness { false } else { *r = readiness.clone(); true });
+                    for kind in [Kind::Node, Kind::Pod, Kind::VolcanoGroup, Kind::CoschedulingGroup, Kind::NativeGroup, Kind::Queue] {
+                        self.metrics.set_cache_objects(kind.as_str(), i64::try_from(self.store.count(kind)).unwrap_or(i64::MAX));
+                    }
+                    if readiness == Readiness::Ready && self.last_generation != Some(self.store.generation()) {
+                        self.cycle(&pipeline);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One scheduling cycle.
+    pub fn cycle(&mut self, pipeline: &Pipeline) {
+        self.seq += 1;
+        let span = info_span!("cycle", seq = self.seq);
+        let _guard = span.enter();
+        let started = std::time::Instant::now();
+        let now = now_millis();
+        let expired = self.store.expire_assumptions(now, self.assumption_ttl);
+        if expired > 0 {
+            warn!(
+                expired,
+                "placements never confirmed by the API were dropped; those pods will be scheduled again"
+            );
+        }
+        let snap = self.snapshot();
+        let metrics = self.metrics.clone();
+        let (snap, outcome) = tokio::task::block_in_place(|| {
+            let mut ssn = pipeline.open(snap);
+            for action in pipeline.actions() {
+                let t = std::time::Instant::now();
+                action.execute(&mut ssn);
+                metrics.observe_action(action.name(), t.elapsed().as_secs_f64());
+            }
+            ssn.close()
+        });
+        self.dispatch_binds(&snap, &outcome, now);
+        self.last_generation = Some(self.store.generation());
+        self.write_reports(&snap, &outcome);
+        for e in &outcome.evictions {
+            let t = snap.task(e.task);
+            self.writer
+                .evict((t.namespace.clone(), t.name.clone()), t.uid.clone(), e.reason.clone());
+        }
+        self.record_metrics(&snap, &outcome);
+        self.metrics.observe_cycle(started.elapsed().as_secs_f64());
+        debug!(
+            binds = outcome.binds.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "cycle done"
+        );
+    }
+
+    fn dispatch_binds(&mut self, snap: &Snapshot, outcome: &Outcome, now: i64) {
+        let mut gangs: Vec<(Option<Key>, Vec<BindRequest>)> = Vec::new();
+        let mut index: BTreeMap<caldera_framework::JobId, usize> = BTreeMap::new();
+        for b in &outcome.binds {
+            let t = snap.task(b.task);
+            let job = snap.job(t.job);
+            let key = (t.namespace.clone(), t.name.clone());
+            let node = snap.node(b.node).name.clone();
+            self.store.assume(key.clone(), node.clone(), now);
+            self.pod_messages.remove(&key);
+            let i = *index.entry(t.job).or_insert_with(|| {
+                let gang = (job.source != JobSource::Standalone).then(|| (job.namespace.clone(), job.name.clone()));
+                gangs.push((gang, Vec::new()));
+                gangs.len() - 1
+            });
+            gangs[i].1.push(BindRequest {
+                pod: key,
+                uid: t.uid.clone(),
+                node,
+            });
+        }
+        for (gang, reqs) in gangs {
+            debug!(gang = ?gang, pods = reqs.len(), "binding");
+            self.binder.bind_gang(gang, reqs);
+        }
+    }
+
+    fn on_bind(&mut self, result: BindResult) {
+        match result {
+            BindResult::Bound { pod, node } => {
+                self.metrics.pods_bound(1);
+                self.metrics.schedule_attempt("scheduled");
+                if let Some(Entry::Pod(PodEntry::Valid(p))) = self.store.get(Kind::Pod, &pod) {
+                    let latency = (now_millis() - p.created).max(0) as f64 / 1000.0;
+                    self.metrics.observe_e2e_latency(latency);
+                    let note = format!("Successfully assigned {}/{} to {node}", pod.0, pod.1);
+                    self.writer.event(
+                        reference("v1", "Pod", &pod, &p.uid),
+                        EventType::Normal,
+                        "Scheduled",
+                        "Binding",
+                        note,
+                    );
+                }
+            }
+            BindResult::AlreadyBound { pod } => debug!(?pod, "pod was already bound; accepted"),
+            BindResult::Gone { pod } => self.store.forget(&pod),
+            BindResult::Failed { pod, gang, error } => {
+                self.store.forget(&pod);
+                self.metrics.bind_error(&short_reason(&error));
+                self.metrics.schedule_attempt("error");
+                warn!(pod = %format!("{}/{}", pod.0, pod.1), %error, "bind failed; the pod will be scheduled again");
+                if let Some(g) = gang {
+                    let msg = format!(
+                        "binding pod {} failed: {error}; the gang's remaining pods are scheduled again",
+                        pod.1
+                    );
+                    self.bind_failures.insert(g, msg);
+                }
+            }
+        }
+    }
+
+    fn observed_group(&self, kind: Kind, key: &Key) -> Value {
+        match self.store.get(kind, key) {
+            Some(Entry::Group(g)) => g.status.clone(),
+            _ => Value::Null,
+        }
+    }
+
+    fn write_reports(&mut self, snap: &Snapshot, outcome: &Outcome) {
+        let now = serde_json::to_value(now_time())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let cycle_id = format!("caldera-{}-{}", now_millis(), self.seq);
+        let mut pending: BTreeSet<Key> = BTreeSet::new();
+        for (j, st) in &outcome.jobs {
+            let job = snap.job(*j);
+            let gkey = (job.namespace.clone(), job.name.clone());
+            let mut st: JobStatus = st.clone();
+            if matches!(st.condition, Some(JobCondition::Scheduled)) {
+                self.bind_failures.remove(&gkey);
+            } else if let Some(msg) = self.bind_failures.get(&gkey) {
+                st.condition = Some(JobCondition::Unschedulable {
+                    reason: "BindFailed".into(),
+                    message: msg.clone(),
+                });
+            }
+            if let Some(kind) = Kind::of_source(job.source)
+                && self.store.get(kind, &gkey).is_some()
+            {
+                let observed = self.observed_group(kind, &gkey);
+                let desired = match job.source {
+                    JobSource::Volcano => status::volcano(snap, *j, &st, &observed, &now, &cycle_id),
+                    JobSource::Coscheduling => status::coscheduling(snap, *j, &st, &observed, &now),
+                    JobSource::Native => status::native(snap, *j, &st, &observed, &now),
+                    JobSource::Standalone | JobSource::Foreign => None,
+                };
+                let wkey = (kind, gkey.clone());
+                match desired {
+                    Some(d) if self.group_writes.get(&wkey) != Some(&d) => {
+                        self.writer.group_status(job.source, gkey.clone(), d.clone());
+                        self.group_writes.insert(wkey.clone(), d);
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.group_writes.remove(&wkey);
+                    }
+                }
+                if let Some(JobCondition::Unschedulable { message, .. }) = &st.condition
+                    && self.group_messages.get(&wkey) != Some(message)
+                {
+                    let (api, k) = group_kind(job.source);
+                    let r = reference(api, k, &gkey, &job.uid);
+                    self.writer
+                        .event(r, EventType::Warning, "Unschedulable", "Scheduling", message.clone());
+                    self.group_messages.insert(wkey, message.clone());
+                } else if matches!(st.condition, Some(JobCondition::Scheduled)) {
+                    self.group_messages.remove(&wkey);
+                }
+            }
+            if let Some(JobCondition::Unschedulable { message, .. }) = &st.condition {
+                for &t in &job.tasks {
+                    let task = snap.task(t);
+                    if task.status != TaskStatus::Pending {
+                        continue;
+                    }
+                    let key = (task.namespace.clone(), task.name.clone());
+                    let msg = outcome.unschedulable.get(&t).unwrap_or(message);
+                    if self.pod_messages.get(&key) != Some(msg) {
+                        self.writer
+                            .pod_unschedulable(key.clone(), task.uid.clone(), msg.clone());
+                        self.pod_messages.insert(key.clone(), msg.clone());
+                        self.metrics.schedule_attempt("unschedulable");
+                    }
+                    pending.insert(key);
+                }
+            }
+        }
+        let invalid: Vec<(Key, String, String)> = self
+            .store
+            .invalid_pods()
+            .map(|(k, m)| {
+                let uid = match self.store.get(Kind::Pod, k) {
+                    Some(Entry::Pod(PodEntry::Invalid { uid, .. })) => uid.clone(),
+                    _ => String::new(),
+                };
+                (k.clone(), uid, format!("pod cannot be scheduled: {m}"))
+            })
+            .collect();
+        for (key, uid, msg) in invalid {
+            if self.pod_messages.get(&key) != Some(&msg) {
+                self.writer.pod_unschedulable(key.clone(), uid, msg.clone());
+                self.pod_messages.insert(key.clone(), msg);
+            }
+            pending.insert(key);
+        }
+        // Forget messages of pods that are no longer waiting, so a new wait is reported again.
+        self.pod_messages.retain(|k, _| pending.contains(k));
+
+        for q in snap.queue_ids() {
+            let name = snap.queue(q).name.clone();
+            let observed = match self.store.get(Kind::Queue, &(String::new(), name.clone())) {
+                Some(Entry::Queue(e)) => e.status.clone(),
+                _ => continue,
+            };
+            match status::queue(snap, q, &observed) {
+                Some(d) if self.queue_writes.get(&name) != Some(&d) => {
+                    self.writer.queue_status(name.clone(), d.clone());
+                    self.queue_writes.insert(name, d);
+                }
+                Some(_) => {}
+                None => {
+                    self.queue_writes.remove(&name);
+                }
+            }
+        }
+    }
+
+    fn record_metrics(&self, snap: &Snapshot, outcome: &Outcome) {
+        let mut pending_jobs: BTreeMap<&str, i64> = snap.queues.iter().map(|q| (q.name.as_str(), 0)).collect();
+        for (j, st) in &outcome.jobs {
+            if matches!(st.condition, Some(JobCondition::Unschedulable { .. }))
+                || st.phase == caldera_framework::JobPhase::Pending
+            {
+                *pending_jobs
+                    .entry(snap.queue(snap.job(*j).queue).name.as_str())
+                    .or_default() += 1;
+            }
+        }
+        for (q, n) in pending_jobs {
+            self.metrics.set_pending_jobs(q, n);
+        }
+        for q in snap.queue_ids() {
+            let queue = snap.queue(q);
+            for id in snap.resources.ids() {
+                let name = snap.resources.name(id);
+                self.metrics
+                    .set_queue_allocated(&queue.name, name, queue.allocated.get(id));
+                if let Some(d) = outcome.queue_deserved.get(&q) {
+                    self.metrics.set_queue_deserved(&queue.name, name, d.get(id));
+                }
+            }
+        }
+    }
+
+    /// The cache as JSON, for bug reports (`/debug/snapshot`).
+    pub fn debug_json(&self) -> Value {
+        let snap = self.snapshot();
+        let r = &snap.resources;
+        let res = |x: &caldera_framework::Resources| -> Value {
+            x.iter()
+                .map(|(id, v)| (r.name(id).to_string(), json!(r.format_value(id, v))))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        json!({
+            "synced": self.store.synced(),
+            "waitingFor": self.store.waiting_for().iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            "assumedBinds": self.store.assumed_count(),
+            "nodes": snap.nodes.iter().map(|n| json!({
+                "name": n.name, "ready": n.ready, "unschedulable": n.unschedulable,
+                "allocatable": res(&n.allocatable), "used": res(&n.used), "pods": n.tasks.len(),
+            })).collect::<Vec<_>>(),
+            "queues": snap.queues.iter().map(|q| json!({
+                "name": q.name, "weight": q.weight, "state": format!("{:?}", q.state), "allocated": res(&q.allocated),
+            })).collect::<Vec<_>>(),
+            "jobs": snap.jobs.iter().filter(|j| j.is_schedulable_source()).map(|j| json!({
+                "name": j.key(), "api": format!("{:?}", j.source), "queue": j.queue_name, "phase": j.phase.as_str(),
+                "minMember": j.min_member, "pods": j.tasks.len(), "ready": j.ready,
+                "problem": j.problem.as_ref().map(|(r, m)| format!("{r}: {m}")),
+            })).collect::<Vec<_>>(),
+            "warnings": snap.warnings,
+        })
+    }
+}
+
+/// A short, bounded-cardinality label for a bind error.
+fn short_reason(error: &str) -> String {
+    error
+        .split([':', '('])
+        .next()
+        .unwrap_or("error")
+        .trim()
+        .chars()
+        .take(40)
+        .collect()
+}

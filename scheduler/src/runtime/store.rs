@@ -1,0 +1,533 @@
+//! The scheduler's cache of the cluster: converted records of every watched object, kept current
+//! by watch events, plus the placements this process has made but not yet seen confirmed.
+//!
+//! ```text
+//!  watch tasks ──convert──▶ Change ──▶ Store::apply ──▶ Store::snapshot(now) ──▶ engine
+//!                                           ▲
+//!  cycle: assume(pod, node) ── bind ok ─────┘ confirmed when the watch shows spec.nodeName
+//!                            └ bind failed ─▶ forget(pod): the pod is pending again
+//! ```
+//! Objects are converted once, when their event arrives (in the watch tasks, off the scheduling
+//! loop), so a cycle only assembles records. A relist (after a watch gap or a 410 Gone) replaces
+//! a kind's entries atomically when it completes, so objects deleted during the gap disappear.
+//! Pure: no I/O, no clock; time comes in as an argument.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use caldera_framework::snapshot::{GroupRecord, NodeRecord, PodRecord, PriorityClassRecord};
+use caldera_framework::{JobSource, Millis, QueueInfo, ResourceNames, Snapshot, SnapshotBuilder};
+
+/// `namespace/name` of an object (namespace empty for cluster-scoped objects).
+pub type Key = (String, String);
+
+/// The kinds of object the scheduler watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// core/v1 Node.
+    Node,
+    /// core/v1 Pod.
+    Pod,
+    /// scheduling.volcano.sh/v1beta1 PodGroup.
+    VolcanoGroup,
+    /// scheduling.x-k8s.io/v1alpha1 PodGroup.
+    CoschedulingGroup,
+    /// scheduling.k8s.io/v1beta1 PodGroup.
+    NativeGroup,
+    /// scheduling.volcano.sh/v1beta1 Queue.
+    Queue,
+    /// scheduling.k8s.io/v1 PriorityClass.
+    PriorityClass,
+}
+
+impl Kind {
+    /// Name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Node => "nodes",
+            Kind::Pod => "pods",
+            Kind::VolcanoGroup => "podgroups.scheduling.volcano.sh",
+            Kind::CoschedulingGroup => "podgroups.scheduling.x-k8s.io",
+            Kind::NativeGroup => "podgroups.scheduling.k8s.io",
+            Kind::Queue => "queues.scheduling.volcano.sh",
+            Kind::PriorityClass => "priorityclasses",
+        }
+    }
+
+    /// The PodGroup kind of a job source.
+    pub fn of_source(source: JobSource) -> Option<Kind> {
+        match source {
+            JobSource::Volcano => Some(Kind::VolcanoGroup),
+            JobSource::Coscheduling => Some(Kind::CoschedulingGroup),
+            JobSource::Native => Some(Kind::NativeGroup),
+            JobSource::Standalone | JobSource::Foreign => None,
+        }
+    }
+}
+
+/// A pod as cached.
+#[derive(Clone, Debug)]
+pub enum PodEntry {
+    /// A pod the engine can use.
+    Valid(Box<PodRecord>),
+    /// One of our pods whose spec could not be converted; it is reported, never scheduled.
+    Invalid {
+        /// Pod UID.
+        uid: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+}
+
+/// A PodGroup (any API) as cached, with the status last seen on the API object so writes happen
+/// only when something changed.
+#[derive(Clone, Debug)]
+pub struct GroupEntry {
+    /// The record.
+    pub record: GroupRecord,
+    /// `.status` as read from the API (`null` when absent).
+    pub status: serde_json::Value,
+}
+
+/// A Queue as cached.
+#[derive(Clone, Debug)]
+pub struct QueueEntry {
+    /// The queue.
+    pub info: QueueInfo,
+    /// `.status` as read from the API.
+    pub status: serde_json::Value,
+}
+
+/// One cached object.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    /// A node.
+    Node(NodeRecord),
+    /// A pod.
+    Pod(PodEntry),
+    /// A PodGroup of any API.
+    Group(GroupEntry),
+    /// A queue.
+    Queue(QueueEntry),
+    /// A PriorityClass.
+    PriorityClass(PriorityClassRecord),
+}
+
+/// What a watch task reports.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// A (re)list of `Kind` begins; entries until `Synced` replace the current ones.
+    Restart(Kind),
+    /// An object was added or changed.
+    Upsert(Kind, Key, Box<Entry>),
+    /// An object was deleted.
+    Delete(Kind, Key),
+    /// The (re)list of `Kind` is complete.
+    Synced(Kind),
+}
+
+/// A placement made by this process that the API has not confirmed yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assumed {
+    /// The node.
+    pub node: String,
+    /// When it was made.
+    pub at: Millis,
+}
+
+/// The cache.
+#[derive(Debug, Default)]
+pub struct Store {
+    entries: BTreeMap<Kind, BTreeMap<Key, Entry>>,
+    relisting: BTreeMap<Kind, BTreeMap<Key, Entry>>,
+    synced: BTreeSet<Kind>,
+    expected: BTreeSet<Kind>,
+    assumed: BTreeMap<Key, Assumed>,
+    generation: u64,
+}
+
+impl Store {
+    /// A store that is ready once every kind in `expected` has synced.
+    pub fn new(expected: impl IntoIterator<Item = Kind>) -> Self {
+        Store {
+            expected: expected.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Kinds not yet synced.
+    pub fn waiting_for(&self) -> Vec<Kind> {
+        self.expected.difference(&self.synced).copied().collect()
+    }
+
+    /// Whether every expected kind has synced.
+    pub fn synced(&self) -> bool {
+        self.expected.is_subset(&self.synced)
+    }
+
+    /// Bumped on every change that could change a scheduling decision.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Number of cached objects of `kind`.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.entries.get(&kind).map_or(0, BTreeMap::len)
+    }
+
+    /// Applies one change.
+    pub fn apply(&mut self, change: Change) {
+        self.generation += 1;
+        match change {
+            Change::Restart(kind) => {
+                self.relisting.insert(kind, BTreeMap::new());
+            }
+            Change::Upsert(kind, key, entry) => {
+                let entry = *entry;
+                if kind == Kind::Pod {
+                    self.confirm(&key, &entry);
+                }
+                match self.relisting.get_mut(&kind) {
+                    Some(buffer) => buffer.insert(key, entry),
+                    None => self.entries.entry(kind).or_default().insert(key, entry),
+                };
+            }
+            Change::Delete(kind, key) => {
+                if kind == Kind::Pod {
+                    self.assumed.remove(&key);
+                }
+                if let Some(buffer) = self.relisting.get_mut(&kind) {
+                    buffer.remove(&key);
+                }
+                if let Some(map) = self.entries.get_mut(&kind) {
+                    map.remove(&key);
+                }
+            }
+            Change::Synced(kind) => {
+                if let Some(buffer) = self.relisting.remove(&kind) {
+                    if kind == Kind::Pod {
+                        // Assumptions about pods that no longer exist are void.
+                        self.assumed.retain(|k, _| buffer.contains_key(k));
+                    }
+                    self.entries.insert(kind, buffer);
+                }
+                self.synced.insert(kind);
+            }
+        }
+    }
+
+    /// The watch shows the pod bound: the assumption is confirmed (or overruled by whoever bound it).
+    fn confirm(&mut self, key: &Key, entry: &Entry) {
+        if let Entry::Pod(PodEntry::Valid(p)) = entry
+            && p.node_name.is_some()
+        {
+            self.assumed.remove(key);
+        }
+    }
+
+    /// Records that this process bound (or is binding) `pod` to `node`, so the next cycle sees the
+    /// node as used before the API confirms it.
+    pub fn assume(&mut self, pod: Key, node: String, now: Millis) {
+        self.generation += 1;
+        self.assumed.insert(pod, Assumed { node, at: now });
+    }
+
+    /// Drops an assumption: the bind failed and the pod is pending again.
+    pub fn forget(&mut self, pod: &Key) {
+        self.generation += 1;
+        self.assumed.remove(pod);
+    }
+
+    /// Drops assumptions older than `ttl` that the watch never confirmed: if the bind did happen,
+    /// the watch will show it; if not, the pod is scheduled again (and a duplicate bind is refused
+    /// by the API, never applied twice).
+    pub fn expire_assumptions(&mut self, now: Millis, ttl: Millis) -> usize {
+        let before = self.assumed.len();
+        self.assumed.retain(|_, a| now - a.at <= ttl);
+        let dropped = before - self.assumed.len();
+        if dropped > 0 {
+            self.generation += 1;
+        }
+        dropped
+    }
+
+    /// The assumption on `pod`, if any.
+    pub fn assumed(&self, pod: &Key) -> Option<&Assumed> {
+        self.assumed.get(pod)
+    }
+
+    /// Number of unconfirmed placements.
+    pub fn assumed_count(&self) -> usize {
+        self.assumed.len()
+    }
+
+    /// The cached entry of `kind` at `key`.
+    pub fn get(&self, kind: Kind, key: &Key) -> Option<&Entry> {
+        self.entries.get(&kind)?.get(key)
+    }
+
+    /// All cached entries of `kind`, in key order.
+    pub fn iter(&self, kind: Kind) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.entries.get(&kind).into_iter().flat_map(|m| m.iter())
+    }
+
+    /// Pods of ours that could not be converted, with why.
+    pub fn invalid_pods(&self) -> impl Iterator<Item = (&Key, &str)> {
+        self.iter(Kind::Pod).filter_map(|(k, e)| match e {
+            Entry::Pod(PodEntry::Invalid { message, .. }) => Some((k, message.as_str())),
+            _ => None,
+        })
+    }
+
+    /// The engine's view of the cache at `now`, with unconfirmed placements applied.
+    pub fn snapshot(&self, names: &ResourceNames, now: Millis) -> Snapshot {
+        let mut b = SnapshotBuilder::with_resources(names.clone());
+        for (_, e) in self.iter(Kind::Node) {
+            if let Entry::Node(n) = e {
+                b.node(n.clone());
+            }
+        }
+        for (_, e) in self.iter(Kind::Queue) {
+            if let Entry::Queue(q) = e {
+                b.queue(q.info.clone());
+            }
+        }
+        for (_, e) in self.iter(Kind::PriorityClass) {
+            if let Entry::PriorityClass(pc) = e {
+                b.priority_class(pc.clone());
+            }
+        }
+        for kind in [Kind::VolcanoGroup, Kind::CoschedulingGroup, Kind::NativeGroup] {
+            for (_, e) in self.iter(kind) {
+                if let Entry::Group(g) = e {
+                    b.group(g.record.clone());
+                }
+            }
+        }
+        for (key, e) in self.iter(Kind::Pod) {
+            if let Entry::Pod(PodEntry::Valid(p)) = e {
+                let mut p = (**p).clone();
+                if p.node_name.is_none()
+                    && let Some(a) = self.assumed.get(key)
+                {
+                    p.node_name = Some(a.node.clone());
+                }
+                b.pod(p);
+            }
+        }
+        b.build(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caldera_framework::snapshot::PodPhase;
+    use caldera_framework::{JobPhase, TaskStatus};
+
+    fn key(ns: &str, name: &str) -> Key {
+        (ns.to_string(), name.to_string())
+    }
+
+    fn pod(ns: &str, name: &str, node: Option<&str>) -> Entry {
+        let mut r = PodRecord {
+            uid: format!("uid-{name}"),
+            namespace: ns.into(),
+            name: name.into(),
+            ours: true,
+            phase: if node.is_some() {
+                PodPhase::Running
+            } else {
+                PodPhase::Pending
+            },
+            node_name: node.map(str::to_string),
+            ..PodRecord::default()
+        };
+        r.spec.request.set(caldera_framework::resource::PODS, 1);
+        Entry::Pod(PodEntry::Valid(Box::new(r)))
+    }
+
+    fn node(name: &str) -> Entry {
+        Entry::Node(NodeRecord {
+            name: name.into(),
+            ready: true,
+            ..NodeRecord::default()
+        })
+    }
+
+    fn group(name: &str, min: u32) -> Entry {
+        Entry::Group(GroupEntry {
+            record: GroupRecord {
+                source: JobSource::Volcano,
+                uid: format!("uid-{name}"),
+                namespace: "ns".into(),
+                name: name.into(),
+                queue: String::new(),
+                min_member: min,
+                min_task_member: BTreeMap::new(),
+                min_resources: None,
+                priority_class: None,
+                priority: None,
+                created: 0,
+                phase: JobPhase::Pending,
+                preemptable: true,
+                topology_key: None,
+                problem: None,
+            },
+            status: serde_json::Value::Null,
+        })
+    }
+
+    fn summary(s: &Snapshot) -> Vec<String> {
+        let mut v: Vec<String> = s.nodes.iter().map(|n| format!("node {}", n.name)).collect();
+        v.extend(s.jobs.iter().map(|j| format!("job {} min {}", j.key(), j.min_member)));
+        v.extend(s.tasks.iter().map(|t| {
+            format!(
+                "task {} {:?} {:?}",
+                t.key(),
+                t.status,
+                t.node.map(|n| s.node(n).name.clone())
+            )
+        }));
+        v
+    }
+
+    #[test]
+    fn incremental_events_give_the_same_snapshot_as_a_full_list() {
+        let names = ResourceNames::default();
+        // Incremental: a list, then changes.
+        let mut inc = Store::new([Kind::Node, Kind::Pod, Kind::VolcanoGroup]);
+        for kind in [Kind::Node, Kind::Pod, Kind::VolcanoGroup] {
+            inc.apply(Change::Restart(kind));
+        }
+        inc.apply(Change::Upsert(Kind::Node, key("", "n1"), Box::new(node("n1"))));
+        inc.apply(Change::Upsert(Kind::Node, key("", "n2"), Box::new(node("n2"))));
+        inc.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "a"),
+            Box::new(pod("ns", "a", None)),
+        ));
+        inc.apply(Change::Upsert(
+            Kind::VolcanoGroup,
+            key("ns", "g"),
+            Box::new(group("g", 1)),
+        ));
+        for kind in [Kind::Node, Kind::Pod, Kind::VolcanoGroup] {
+            inc.apply(Change::Synced(kind));
+        }
+        assert!(inc.synced());
+        inc.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "b"),
+            Box::new(pod("ns", "b", Some("n1"))),
+        ));
+        inc.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "a"),
+            Box::new(pod("ns", "a", Some("n2"))),
+        ));
+        inc.apply(Change::Delete(Kind::Node, key("", "n2")));
+        inc.apply(Change::Upsert(
+            Kind::VolcanoGroup,
+            key("ns", "g"),
+            Box::new(group("g", 2)),
+        ));
+
+        // Full: the end state listed at once, in another order.
+        let mut full = Store::new([Kind::Node, Kind::Pod, Kind::VolcanoGroup]);
+        for kind in [Kind::VolcanoGroup, Kind::Pod, Kind::Node] {
+            full.apply(Change::Restart(kind));
+        }
+        full.apply(Change::Upsert(
+            Kind::VolcanoGroup,
+            key("ns", "g"),
+            Box::new(group("g", 2)),
+        ));
+        full.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "b"),
+            Box::new(pod("ns", "b", Some("n1"))),
+        ));
+        full.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "a"),
+            Box::new(pod("ns", "a", Some("n2"))),
+        ));
+        full.apply(Change::Upsert(Kind::Node, key("", "n1"), Box::new(node("n1"))));
+        for kind in [Kind::Pod, Kind::Node, Kind::VolcanoGroup] {
+            full.apply(Change::Synced(kind));
+        }
+        assert_eq!(summary(&inc.snapshot(&names, 5)), summary(&full.snapshot(&names, 5)));
+    }
+
+    #[test]
+    fn a_relist_drops_objects_deleted_during_the_gap_but_only_when_complete() {
+        let names = ResourceNames::default();
+        let mut s = Store::new([Kind::Node]);
+        s.apply(Change::Restart(Kind::Node));
+        s.apply(Change::Upsert(Kind::Node, key("", "n1"), Box::new(node("n1"))));
+        s.apply(Change::Upsert(Kind::Node, key("", "n2"), Box::new(node("n2"))));
+        s.apply(Change::Synced(Kind::Node));
+        s.apply(Change::Restart(Kind::Node));
+        s.apply(Change::Upsert(Kind::Node, key("", "n1"), Box::new(node("n1"))));
+        assert_eq!(
+            s.snapshot(&names, 0).nodes.len(),
+            2,
+            "the old list stands until the relist completes"
+        );
+        s.apply(Change::Synced(Kind::Node));
+        assert_eq!(s.snapshot(&names, 0).nodes.len(), 1);
+    }
+
+    #[test]
+    fn assumptions_show_as_bound_until_confirmed_forgotten_or_expired() {
+        let names = ResourceNames::default();
+        let mut s = Store::new([Kind::Node, Kind::Pod]);
+        s.apply(Change::Upsert(Kind::Node, key("", "n1"), Box::new(node("n1"))));
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "a"),
+            Box::new(pod("ns", "a", None)),
+        ));
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "b"),
+            Box::new(pod("ns", "b", None)),
+        ));
+        s.assume(key("ns", "a"), "n1".into(), 100);
+        s.assume(key("ns", "b"), "n1".into(), 100);
+        let snap = s.snapshot(&names, 200);
+        assert!(
+            snap.tasks.iter().all(|t| t.status == TaskStatus::Bound),
+            "{:?}",
+            summary(&snap)
+        );
+
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "a"),
+            Box::new(pod("ns", "a", Some("n1"))),
+        ));
+        assert_eq!(s.assumed_count(), 1, "the watch confirmed a");
+        s.forget(&key("ns", "b"));
+        let snap = s.snapshot(&names, 300);
+        let b = snap.tasks.iter().find(|t| t.name == "b").map(|t| t.status);
+        assert_eq!(b, Some(TaskStatus::Pending));
+
+        s.assume(key("ns", "b"), "n1".into(), 300);
+        assert_eq!(s.expire_assumptions(1000, 800), 0);
+        assert_eq!(s.expire_assumptions(1200, 800), 1);
+        assert_eq!(s.assumed_count(), 0);
+    }
+
+    #[test]
+    fn readiness_waits_for_every_expected_kind() {
+        let mut s = Store::new([Kind::Node, Kind::Pod]);
+        assert_eq!(s.waiting_for(), vec![Kind::Node, Kind::Pod]);
+        s.apply(Change::Restart(Kind::Node));
+        s.apply(Change::Synced(Kind::Node));
+        assert!(!s.synced());
+        s.apply(Change::Restart(Kind::Pod));
+        s.apply(Change::Synced(Kind::Pod));
+        assert!(s.synced());
+    }
+}
