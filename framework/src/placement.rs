@@ -48,14 +48,19 @@ impl Placer {
         }
     }
 
-    /// The best node for `task`, given the session's node change log.
+    /// The best node for `task`, given the session's node change log; with a `mask`, only nodes
+    /// whose entry is true are considered (a gang confined to one topology domain).
     pub fn find(
         &mut self,
         plugins: &mut PluginSet,
         s: &Snapshot,
         changes: &[NodeId],
         task: TaskId,
+        mask: Option<&[bool]>,
     ) -> Result<Placement, FitFailure> {
+        if let Some(mask) = mask {
+            return masked_scan(plugins, s, task, mask);
+        }
         let class = s.task(task).class;
         let sensitive = s.classes.get(class.idx()).is_none_or(|c| c.topology_sensitive);
         if sensitive {
@@ -145,6 +150,35 @@ fn explain(plugins: &PluginSet, s: &Snapshot, task: TaskId) -> FitFailure {
         }
     }
     f
+}
+
+/// A full search over the nodes a mask allows; the failure counts only those nodes.
+fn masked_scan(plugins: &mut PluginSet, s: &Snapshot, task: TaskId, mask: &[bool]) -> Result<Placement, FitFailure> {
+    let allowed = || s.node_ids().filter(|n| mask.get(n.idx()).copied().unwrap_or(false));
+    let total = allowed().count();
+    if let Err(reason) = plugins.pre_predicate(s, task) {
+        let mut f = FitFailure::over(total);
+        f.add_n(&reason, u32::try_from(total).unwrap_or(u32::MAX));
+        return Err(f);
+    }
+    let best = allowed().filter_map(|n| evaluate(plugins, s, task, n)).max();
+    match best {
+        Some((idle, _, Reverse(n))) => Ok(if idle { Placement::Idle(NodeId(n)) } else { Placement::Future(NodeId(n)) }),
+        None => {
+            let mut f = FitFailure::over(total);
+            let req = &s.task(task).spec.request;
+            for n in allowed() {
+                if let Err(reason) = plugins.predicate(s, task, n) {
+                    f.add(&reason);
+                    continue;
+                }
+                for r in req.insufficient(&s.node(n).future_idle()) {
+                    f.add(&insufficient(s.resources.name(r)));
+                }
+            }
+            Err(f)
+        }
+    }
 }
 
 fn full_scan(plugins: &mut PluginSet, s: &Snapshot, task: TaskId) -> Result<Placement, FitFailure> {

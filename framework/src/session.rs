@@ -28,6 +28,8 @@ pub struct Session {
     pub outcome: Outcome,
     /// Arguments of each action (`configurations:` in the scheduler configuration).
     pub action_args: BTreeMap<String, Arguments>,
+    /// When set, placements are confined to the nodes whose entry is true (a gang's topology domain).
+    pub node_mask: Option<Vec<bool>>,
     changes: Vec<NodeId>,
     placer: Placer,
     kept: Vec<Statement>,
@@ -43,6 +45,7 @@ impl Session {
             plugins,
             outcome: Outcome::default(),
             action_args,
+            node_mask: None,
             changes: Vec::new(),
             placer,
             kept: Vec::new(),
@@ -56,7 +59,7 @@ impl Session {
 
     /// The best node for `task` now, or why there is none.
     pub fn find_node(&mut self, task: TaskId) -> Result<Placement, FitFailure> {
-        self.placer.find(&mut self.plugins, &self.snap, &self.changes, task)
+        self.placer.find(&mut self.plugins, &self.snap, &self.changes, task, self.node_mask.as_deref())
     }
 
     /// Keeps a statement's pipelined reservations until the session closes (Volcano's

@@ -460,3 +460,73 @@ fn selector_and_affinity_constraints_are_both_required() {
     let (s, out) = cycle(&c);
     assert_eq!(binds(&s, &out), [("ml/p".to_string(), "b".to_string())]);
 }
+
+fn zoned_gpu_node(c: &mut ClusterBuilder, name: &str, zone: &str, busy_gpus: i64) {
+    c.node(name).cpu(96).mem_gi(1024).gpus(8).label(caldera_testkit::ZONE_LABEL, zone);
+    if busy_gpus > 0 {
+        c.bound_pod("other", &format!("{name}-busy"), name, |p| p.cpu(1).gpus(busy_gpus));
+    }
+}
+
+fn zones_of(s: &Snapshot, out: &Outcome, job: &str) -> std::collections::BTreeSet<String> {
+    job_binds(s, out, "ml", job)
+        .iter()
+        .filter_map(|(_, node)| {
+            let n = s.node_by_name(node)?;
+            s.node(n).labels.get(caldera_testkit::ZONE_LABEL).cloned()
+        })
+        .collect()
+}
+
+#[test]
+fn topology_constrained_gang_lands_in_one_zone_the_tightest_that_fits() {
+    let mut c = ClusterBuilder::new();
+    // zone-a: 16 GPUs free; zone-b: 12 GPUs free (the tighter fit for 3 × 4 GPUs).
+    zoned_gpu_node(&mut c, "a-1", "zone-a", 0);
+    zoned_gpu_node(&mut c, "a-2", "zone-a", 0);
+    zoned_gpu_node(&mut c, "b-1", "zone-b", 4);
+    zoned_gpu_node(&mut c, "b-2", "zone-b", 0);
+    c.gang("ml", "train", "default", 3, 3, |p| p.cpu(4).gpus(4))
+        .with_group(|g| g.topology_key = Some(caldera_testkit::ZONE_LABEL.to_string()));
+    let (s, out) = cycle(&c);
+    assert_eq!(job_binds(&s, &out, "ml", "train").len(), 3);
+    assert_eq!(zones_of(&s, &out, "train"), ["zone-b".to_string()].into_iter().collect());
+}
+
+#[test]
+fn gang_that_fits_the_cluster_but_no_single_zone_waits_and_names_the_key() {
+    let mut c = ClusterBuilder::new();
+    zoned_gpu_node(&mut c, "a-1", "zone-a", 0);
+    zoned_gpu_node(&mut c, "b-1", "zone-b", 0);
+    // 3 × 4 GPUs = 12: the cluster has 16, each zone only 8.
+    c.gang("ml", "train", "default", 3, 3, |p| p.cpu(4).gpus(4))
+        .with_group(|g| g.topology_key = Some(caldera_testkit::ZONE_LABEL.to_string()));
+    let (s, out) = cycle(&c);
+    assert!(job_binds(&s, &out, "ml", "train").is_empty());
+    let msg = job_message(&s, &out, "ml", "train").unwrap_or_default();
+    assert!(
+        msg.contains("fits in no single domain of topology key \"topology.kubernetes.io/zone\" (2 domain(s) tried: zone-a, zone-b)"),
+        "{msg}"
+    );
+    // Without the constraint the same gang spans both zones.
+    let mut free = ClusterBuilder::new();
+    zoned_gpu_node(&mut free, "a-1", "zone-a", 0);
+    zoned_gpu_node(&mut free, "b-1", "zone-b", 0);
+    free.gang("ml", "train", "default", 3, 3, |p| p.cpu(4).gpus(4));
+    let (s, out) = cycle(&free);
+    assert_eq!(zones_of(&s, &out, "train").len(), 2);
+}
+
+#[test]
+fn pods_already_running_pin_the_gang_to_their_zone() {
+    let mut c = ClusterBuilder::new();
+    zoned_gpu_node(&mut c, "a-1", "zone-a", 0);
+    zoned_gpu_node(&mut c, "b-1", "zone-b", 0);
+    zoned_gpu_node(&mut c, "b-2", "zone-b", 0);
+    c.gang("ml", "train", "default", 2, 3, |p| p.cpu(4).gpus(4))
+        .with_group(|g| g.topology_key = Some(caldera_testkit::ZONE_LABEL.to_string()))
+        .phase(JobPhase::Running);
+    c.bound_pod("ml", "train-0", "a-1", |p| p.cpu(4).gpus(4).group("train"));
+    let (s, out) = cycle(&c);
+    assert_eq!(zones_of(&s, &out, "train"), ["zone-a".to_string()].into_iter().collect());
+}

@@ -142,6 +142,8 @@ pub struct GangGen {
     min_resources: bool,
     inqueue: bool,
     created: i64,
+    /// Whether the gang must stay inside one zone (topology key).
+    zoned: bool,
     placed: Vec<Placed>,
 }
 
@@ -236,7 +238,7 @@ fn arb_gang() -> impl Strategy<Value = GangGen> {
         arb_constraints(),
         (0u8..3, proptest::option::weighted(0.1, -5i32..5)),
         proptest::option::weighted(0.95, any::<Index>()),
-        (proptest::bool::weighted(0.3), proptest::bool::weighted(0.2), 0i64..5),
+        (proptest::bool::weighted(0.3), proptest::bool::weighted(0.2), 0i64..5, proptest::bool::weighted(0.2)),
         proptest::collection::vec(arb_placed(), 8),
     )
         .prop_map(
@@ -247,7 +249,7 @@ fn arb_gang() -> impl Strategy<Value = GangGen> {
                 constraints,
                 (priority, task_priority),
                 queue,
-                (min_resources, inqueue, created),
+                (min_resources, inqueue, created, zoned),
                 placed,
             )| GangGen {
                 pods,
@@ -262,6 +264,7 @@ fn arb_gang() -> impl Strategy<Value = GangGen> {
                 min_resources,
                 inqueue,
                 created,
+                zoned,
                 placed,
             },
         )
@@ -450,6 +453,9 @@ impl ClusterGen {
                     .unwrap_or(0)
                     .min(min_u32.saturating_sub(1));
                 gang = gang.min_task_member("leader", 1).min_task_member("worker", workers);
+            }
+            if g.zoned {
+                gang = gang.with_group(|r| r.topology_key = Some(ZONE_LABEL.to_string()));
             }
             if g.min_resources {
                 gang.min_resources_of_members();

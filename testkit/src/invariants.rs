@@ -36,7 +36,44 @@ pub fn check(before: &Snapshot, after: &Snapshot, outcome: &Outcome) -> Result<(
     check_gangs(before, after, outcome, &mut v);
     check_capacity(before, after, &mut v);
     check_predicates(after, outcome, &mut v);
+    check_topology(before, after, outcome, &mut v);
     v.into_result()
+}
+
+/// A gang with a topology key is placed inside one domain: this cycle's binds share one value of
+/// the key's node label, and it is the value of the gang's earlier pods (unless those already
+/// spanned several domains before Caldera saw them).
+fn check_topology(before: &Snapshot, after: &Snapshot, outcome: &Outcome, v: &mut Violations) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut new: BTreeMap<caldera_framework::JobId, Vec<Option<String>>> = BTreeMap::new();
+    for b in &outcome.binds {
+        let job = after.task(b.task).job;
+        if let Some(key) = &after.job(job).topology_key {
+            new.entry(job).or_default().push(after.node(b.node).labels.get(key).cloned());
+        }
+    }
+    for (j, domains) in new {
+        let job = after.job(j);
+        let key = job.topology_key.clone().unwrap_or_default();
+        if domains.iter().any(Option::is_none) {
+            v.push(format!("job {}: bound onto a node without the topology label {key}", job.key()));
+            continue;
+        }
+        let new_set: BTreeSet<String> = domains.into_iter().flatten().collect();
+        let old_set: BTreeSet<String> = before
+            .job(j)
+            .tasks
+            .iter()
+            .map(|t| before.task(*t))
+            .filter(|t| t.status.occupies_node() && t.status != caldera_framework::TaskStatus::Releasing)
+            .filter_map(|t| t.node.and_then(|n| before.node(n).labels.get(&key).cloned()))
+            .collect();
+        if new_set.len() > 1 {
+            v.push(format!("job {}: one cycle bound it across domains {new_set:?} of {key}", job.key()));
+        } else if old_set.len() <= 1 && old_set.union(&new_set).count() > 1 {
+            v.push(format!("job {}: bound into {new_set:?} while its pods run in {old_set:?} ({key})", job.key()));
+        }
+    }
 }
 
 #[derive(Default)]

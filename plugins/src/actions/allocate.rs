@@ -108,19 +108,12 @@ impl Allocate {
         out
     }
 
-    /// Tries to place `j`; returns whether it should be tried again (ready with pods left).
-    fn allocate_job(&self, ssn: &mut Session, j: JobId) -> bool {
-        let tasks = pending_tasks(ssn, j);
-        if let Some(msg) = exceeds_cluster(ssn, j, &tasks) {
-            for &t in &tasks {
-                ssn.record_unschedulable(t, msg.clone());
-            }
-            return false;
-        }
+    /// Places `j`'s pending pods in task order until the gang is ready; returns the statement and
+    /// whether pods are left for a later round.
+    fn place(&self, ssn: &mut Session, j: JobId, tasks: &[TaskId]) -> (Statement, bool) {
         let queue = ssn.snap.job(j).queue;
         let mut stmt = Statement::new();
         let mut failed: Vec<(ClassId, String)> = Vec::new();
-        let mut more_left = false;
         for (i, &t) in tasks.iter().enumerate() {
             let class = ssn.snap.task(t).class;
             if let Some((_, msg)) = failed.iter().find(|(c, _)| *c == class) {
@@ -144,10 +137,14 @@ impl Allocate {
                 }
             }
             if ssn.plugins.job_ready(&ssn.snap, j) {
-                more_left = i + 1 < tasks.len();
-                break;
+                return (stmt, i + 1 < tasks.len());
             }
         }
+        (stmt, false)
+    }
+
+    /// Commits, keeps or discards a placement attempt; returns whether to try the job again.
+    fn settle(ssn: &mut Session, j: JobId, stmt: Statement, more_left: bool) -> bool {
         if ssn.plugins.job_ready(&ssn.snap, j) {
             stmt.commit(ssn);
             more_left
@@ -159,6 +156,114 @@ impl Allocate {
             false
         }
     }
+
+    /// Tries to place `j`; returns whether it should be tried again (ready with pods left).
+    fn allocate_job(&self, ssn: &mut Session, j: JobId) -> bool {
+        let tasks = pending_tasks(ssn, j);
+        if let Some(msg) = exceeds_cluster(ssn, j, &tasks) {
+            for &t in &tasks {
+                ssn.record_unschedulable(t, msg.clone());
+            }
+            return false;
+        }
+        if let Some(key) = ssn.snap.job(j).topology_key.clone() {
+            return self.allocate_in_one_domain(ssn, j, &tasks, &key);
+        }
+        let (stmt, more_left) = self.place(ssn, j, &tasks);
+        Self::settle(ssn, j, stmt, more_left)
+    }
+
+    /// A gang with a topology key goes whole into one domain (the nodes sharing one value of that
+    /// label). Every domain is tried as a dry run; of those that hold the gang, the one left with
+    /// the least free capacity of the gang's main resource wins (best fit: large free domains stay
+    /// whole for large gangs); the placement is then made there for real.
+    fn allocate_in_one_domain(&self, ssn: &mut Session, j: JobId, tasks: &[TaskId], key: &str) -> bool {
+        let s = &ssn.snap;
+        let mut domains: std::collections::BTreeMap<String, Vec<bool>> = std::collections::BTreeMap::new();
+        for n in s.node_ids() {
+            if let Some(v) = s.node(n).labels.get(key) {
+                domains.entry(v.clone()).or_insert_with(|| vec![false; s.nodes.len()])[n.idx()] = true;
+            }
+        }
+        // Pods already placed (not those on their way out) pin the gang to their domain; if they
+        // span several (placed before the constraint existed), the domain holding most of them.
+        let mut held: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for &t in &s.job(j).tasks {
+            let task = s.task(t);
+            let live = (task.status.occupies_node() && task.status != TaskStatus::Releasing)
+                || task.status == TaskStatus::Pipelined;
+            if let (true, Some(n)) = (live, task.node)
+                && let Some(v) = s.node(n).labels.get(key)
+            {
+                *held.entry(v.clone()).or_default() += 1;
+            }
+        }
+        if let Some(home) = held.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(v, _)| v.clone()) {
+            domains.retain(|v, _| *v == home);
+        }
+        if domains.is_empty() {
+            let msg = format!("no node has the topology label {key:?}, so the gang cannot be kept in one domain");
+            for &t in tasks {
+                ssn.record_unschedulable(t, msg.clone());
+            }
+            return false;
+        }
+        let main = main_resource(ssn, tasks);
+        let mut best: Option<(i64, String)> = None;
+        for (value, mask) in &domains {
+            ssn.node_mask = Some(mask.clone());
+            let (stmt, _) = self.place(ssn, j, tasks);
+            if ssn.plugins.job_ready(&ssn.snap, j) {
+                let left: i64 = ssn
+                    .snap
+                    .node_ids()
+                    .filter(|n| mask[n.idx()])
+                    .map(|n| ssn.snap.node(n).idle().get(main).max(0))
+                    .sum();
+                if best.as_ref().is_none_or(|(b, _)| left < *b) {
+                    best = Some((left, value.clone()));
+                }
+            }
+            stmt.discard(ssn);
+        }
+        let result = match best {
+            Some((_, value)) => {
+                ssn.node_mask = domains.get(&value).cloned();
+                let (stmt, more_left) = self.place(ssn, j, tasks);
+                Self::settle(ssn, j, stmt, more_left)
+            }
+            None => {
+                let msg = format!(
+                    "the gang fits in no single domain of topology key {key:?} ({} domain(s) tried: {})",
+                    domains.len(),
+                    domains.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+                for &t in tasks {
+                    ssn.record_unschedulable(t, msg.clone());
+                }
+                false
+            }
+        };
+        ssn.node_mask = None;
+        result
+    }
+}
+
+/// The resource the pods ask the most of, relative to what the cluster has.
+fn main_resource(ssn: &Session, tasks: &[TaskId]) -> caldera_framework::ResourceId {
+    let s = &ssn.snap;
+    let mut total = caldera_framework::Resources::new();
+    for &t in tasks {
+        total.add(&s.task(t).spec.request);
+    }
+    s.resources
+        .ids()
+        .filter(|id| *id != caldera_framework::resource::PODS && s.total.get(*id) > 0)
+        .max_by(|a, b| {
+            let share = |id: caldera_framework::ResourceId| total.get(id) as f64 / s.total.get(id) as f64;
+            share(*a).total_cmp(&share(*b)).then(b.cmp(a))
+        })
+        .unwrap_or(caldera_framework::resource::CPU)
 }
 
 impl Action for Allocate {

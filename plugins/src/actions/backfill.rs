@@ -21,7 +21,9 @@ impl Action for Backfill {
     fn execute(&self, ssn: &mut Session) {
         for j in ssn.snap.job_ids() {
             let job = ssn.snap.job(j);
-            if !job.is_schedulable_source() || job.phase == JobPhase::Pending {
+            // A gang confined to one topology domain is placed by `allocate`, which chooses the
+            // domain for the whole gang; placing its pods one by one here could split it.
+            if !job.is_schedulable_source() || job.phase == JobPhase::Pending || job.topology_key.is_some() {
                 continue;
             }
             let tasks: Vec<_> = job
