@@ -462,7 +462,11 @@ fn selector_and_affinity_constraints_are_both_required() {
 }
 
 fn zoned_gpu_node(c: &mut ClusterBuilder, name: &str, zone: &str, busy_gpus: i64) {
-    c.node(name).cpu(96).mem_gi(1024).gpus(8).label(caldera_testkit::ZONE_LABEL, zone);
+    c.node(name)
+        .cpu(96)
+        .mem_gi(1024)
+        .gpus(8)
+        .label(caldera_testkit::ZONE_LABEL, zone);
     if busy_gpus > 0 {
         c.bound_pod("other", &format!("{name}-busy"), name, |p| p.cpu(1).gpus(busy_gpus));
     }
@@ -470,8 +474,8 @@ fn zoned_gpu_node(c: &mut ClusterBuilder, name: &str, zone: &str, busy_gpus: i64
 
 fn zones_of(s: &Snapshot, out: &Outcome, job: &str) -> std::collections::BTreeSet<String> {
     job_binds(s, out, "ml", job)
-        .iter()
-        .filter_map(|(_, node)| {
+        .values()
+        .filter_map(|node| {
             let n = s.node_by_name(node)?;
             s.node(n).labels.get(caldera_testkit::ZONE_LABEL).cloned()
         })
@@ -490,7 +494,10 @@ fn topology_constrained_gang_lands_in_one_zone_the_tightest_that_fits() {
         .with_group(|g| g.topology_key = Some(caldera_testkit::ZONE_LABEL.to_string()));
     let (s, out) = cycle(&c);
     assert_eq!(job_binds(&s, &out, "ml", "train").len(), 3);
-    assert_eq!(zones_of(&s, &out, "train"), ["zone-b".to_string()].into_iter().collect());
+    assert_eq!(
+        zones_of(&s, &out, "train"),
+        ["zone-b".to_string()].into_iter().collect()
+    );
 }
 
 #[test]
@@ -528,5 +535,8 @@ fn pods_already_running_pin_the_gang_to_their_zone() {
         .phase(JobPhase::Running);
     c.bound_pod("ml", "train-0", "a-1", |p| p.cpu(4).gpus(4).group("train"));
     let (s, out) = cycle(&c);
-    assert_eq!(zones_of(&s, &out, "train"), ["zone-a".to_string()].into_iter().collect());
+    assert_eq!(
+        zones_of(&s, &out, "train"),
+        ["zone-a".to_string()].into_iter().collect()
+    );
 }

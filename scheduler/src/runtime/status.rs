@@ -227,7 +227,8 @@ pub fn native(s: &Snapshot, j: JobId, st: &JobStatus, observed: &Value, now: &st
     merged(observed, fields)
 }
 
-/// The Queue status to write (`allocated`), if it differs from `observed`.
+/// The Queue status patch (`allocated`), if it differs from `observed`. Resources no longer held
+/// are sent as `null`: in a JSON merge patch an absent key would leave the old amount standing.
 pub fn queue(s: &Snapshot, q: QueueId, observed: &Value) -> Option<Value> {
     let alloc: Map<String, Value> = s
         .queue(q)
@@ -236,15 +237,19 @@ pub fn queue(s: &Snapshot, q: QueueId, observed: &Value) -> Option<Value> {
         .filter(|(_, v)| *v > 0)
         .map(|(id, v)| (s.resources.name(id).to_string(), json!(s.resources.format_value(id, v))))
         .collect();
-    let mut fields = Map::new();
-    fields.insert("allocated".into(), Value::Object(alloc.clone()));
     if observed
         .get("allocated")
         .map_or(alloc.is_empty(), |o| same_quantities(o, &alloc))
     {
         return None;
     }
-    merged(observed, fields)
+    let mut patch = alloc;
+    if let Some(old) = observed.get("allocated").and_then(Value::as_object) {
+        for k in old.keys() {
+            patch.entry(k.clone()).or_insert(Value::Null);
+        }
+    }
+    Some(json!({ "allocated": patch }))
 }
 
 /// Whether two resource maps hold the same amounts (quantities can be written differently:
