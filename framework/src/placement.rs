@@ -163,7 +163,11 @@ fn masked_scan(plugins: &mut PluginSet, s: &Snapshot, task: TaskId, mask: &[bool
     }
     let best = allowed().filter_map(|n| evaluate(plugins, s, task, n)).max();
     match best {
-        Some((idle, _, Reverse(n))) => Ok(if idle { Placement::Idle(NodeId(n)) } else { Placement::Future(NodeId(n)) }),
+        Some((idle, _, Reverse(n))) => Ok(if idle {
+            Placement::Idle(NodeId(n))
+        } else {
+            Placement::Future(NodeId(n))
+        }),
         None => {
             let mut f = FitFailure::over(total);
             let req = &s.task(task).spec.request;

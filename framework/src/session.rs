@@ -59,7 +59,13 @@ impl Session {
 
     /// The best node for `task` now, or why there is none.
     pub fn find_node(&mut self, task: TaskId) -> Result<Placement, FitFailure> {
-        self.placer.find(&mut self.plugins, &self.snap, &self.changes, task, self.node_mask.as_deref())
+        self.placer.find(
+            &mut self.plugins,
+            &self.snap,
+            &self.changes,
+            task,
+            self.node_mask.as_deref(),
+        )
     }
 
     /// Keeps a statement's pipelined reservations until the session closes (Volcano's

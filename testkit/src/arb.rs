@@ -238,7 +238,12 @@ fn arb_gang() -> impl Strategy<Value = GangGen> {
         arb_constraints(),
         (0u8..3, proptest::option::weighted(0.1, -5i32..5)),
         proptest::option::weighted(0.95, any::<Index>()),
-        (proptest::bool::weighted(0.3), proptest::bool::weighted(0.2), 0i64..5, proptest::bool::weighted(0.2)),
+        (
+            proptest::bool::weighted(0.3),
+            proptest::bool::weighted(0.2),
+            0i64..5,
+            proptest::bool::weighted(0.2),
+        ),
         proptest::collection::vec(arb_placed(), 8),
     )
         .prop_map(

@@ -49,14 +49,19 @@ fn check_topology(before: &Snapshot, after: &Snapshot, outcome: &Outcome, v: &mu
     for b in &outcome.binds {
         let job = after.task(b.task).job;
         if let Some(key) = &after.job(job).topology_key {
-            new.entry(job).or_default().push(after.node(b.node).labels.get(key).cloned());
+            new.entry(job)
+                .or_default()
+                .push(after.node(b.node).labels.get(key).cloned());
         }
     }
     for (j, domains) in new {
         let job = after.job(j);
         let key = job.topology_key.clone().unwrap_or_default();
         if domains.iter().any(Option::is_none) {
-            v.push(format!("job {}: bound onto a node without the topology label {key}", job.key()));
+            v.push(format!(
+                "job {}: bound onto a node without the topology label {key}",
+                job.key()
+            ));
             continue;
         }
         let new_set: BTreeSet<String> = domains.into_iter().flatten().collect();
@@ -69,9 +74,15 @@ fn check_topology(before: &Snapshot, after: &Snapshot, outcome: &Outcome, v: &mu
             .filter_map(|t| t.node.and_then(|n| before.node(n).labels.get(&key).cloned()))
             .collect();
         if new_set.len() > 1 {
-            v.push(format!("job {}: one cycle bound it across domains {new_set:?} of {key}", job.key()));
+            v.push(format!(
+                "job {}: one cycle bound it across domains {new_set:?} of {key}",
+                job.key()
+            ));
         } else if old_set.len() <= 1 && old_set.union(&new_set).count() > 1 {
-            v.push(format!("job {}: bound into {new_set:?} while its pods run in {old_set:?} ({key})", job.key()));
+            v.push(format!(
+                "job {}: bound into {new_set:?} while its pods run in {old_set:?} ({key})",
+                job.key()
+            ));
         }
     }
 }

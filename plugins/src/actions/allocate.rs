@@ -198,7 +198,11 @@ impl Allocate {
                 *held.entry(v.clone()).or_default() += 1;
             }
         }
-        if let Some(home) = held.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(v, _)| v.clone()) {
+        if let Some(home) = held
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(v, _)| v.clone())
+        {
             domains.retain(|v, _| *v == home);
         }
         if domains.is_empty() {
