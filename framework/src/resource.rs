@@ -229,34 +229,18 @@ impl Resources {
 
     /// Entry-wise minimum.
     pub fn min_with(&self, other: &Resources) -> Resources {
-        let n = self.0.len().max(other.0.len());
-        Resources(
-            (0..n)
-                .map(|i| {
-                    self.0
-                        .get(i)
-                        .copied()
-                        .unwrap_or(0)
-                        .min(other.0.get(i).copied().unwrap_or(0))
-                })
-                .collect(),
-        )
+        self.zip_with(other, i64::min)
     }
 
     /// Entry-wise maximum.
     pub fn max_with(&self, other: &Resources) -> Resources {
+        self.zip_with(other, i64::max)
+    }
+
+    fn zip_with(&self, other: &Resources, f: impl Fn(i64, i64) -> i64) -> Resources {
+        let at = |v: &[i64], i: usize| v.get(i).copied().unwrap_or(0);
         let n = self.0.len().max(other.0.len());
-        Resources(
-            (0..n)
-                .map(|i| {
-                    self.0
-                        .get(i)
-                        .copied()
-                        .unwrap_or(0)
-                        .max(other.0.get(i).copied().unwrap_or(0))
-                })
-                .collect(),
-        )
+        Resources((0..n).map(|i| f(at(&self.0, i), at(&other.0, i))).collect())
     }
 
     /// Whether any GPU or MIG resource is requested.

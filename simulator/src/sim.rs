@@ -342,21 +342,9 @@ impl Simulation {
         match e {
             Event::PodArrives(i) => {
                 self.pod_arrived[i] = true;
-                let p = &mut self.pods[i];
-                if let Some(node) = p.record.node_name.clone() {
-                    // A pod created with spec.nodeName is bound by the API server, not by a scheduler.
-                    p.record.phase = PodPhase::Running;
-                    p.record.started = Some(self.now);
-                    p.placements.push(PlacementRecord {
-                        node,
-                        bound_at: self.now,
-                        ended_at: None,
-                        end: None,
-                    });
-                    if let Some(rt) = p.runtime {
-                        let at = self.now + rt;
-                        self.schedule(at, Event::PodFinishes(i, 0));
-                    }
+                // A pod created with spec.nodeName is bound by the API server, not by a scheduler.
+                if let Some(node) = self.pods[i].record.node_name.clone() {
+                    self.bind(i, node);
                 }
             }
             Event::GroupArrives(i) => self.group_arrived[i] = true,
@@ -371,6 +359,25 @@ impl Simulation {
                     last.end = Some("finished");
                 }
             }
+        }
+    }
+
+    /// Puts pod `i` on `node` now, and schedules its end if it has a runtime.
+    fn bind(&mut self, i: usize, node: String) {
+        let now = self.now;
+        let p = &mut self.pods[i];
+        p.record.node_name = Some(node.clone());
+        p.record.phase = PodPhase::Running;
+        p.record.started = Some(now);
+        p.placements.push(PlacementRecord {
+            node,
+            bound_at: now,
+            ended_at: None,
+            end: None,
+        });
+        let incarnation = p.placements.len() - 1;
+        if let Some(rt) = p.runtime {
+            self.schedule(now + rt, Event::PodFinishes(i, incarnation));
         }
     }
 
@@ -405,21 +412,7 @@ impl Simulation {
             let Some(&i) = self.pod_index.get(&(t.namespace.clone(), t.name.clone())) else {
                 continue;
             };
-            let p = &mut self.pods[i];
-            p.record.node_name = Some(node.clone());
-            p.record.phase = PodPhase::Running;
-            p.record.started = Some(self.now);
-            p.placements.push(PlacementRecord {
-                node,
-                bound_at: self.now,
-                ended_at: None,
-                end: None,
-            });
-            let incarnation = p.placements.len() - 1;
-            if let Some(rt) = p.runtime {
-                let at = self.now + rt;
-                self.schedule(at, Event::PodFinishes(i, incarnation));
-            }
+            self.bind(i, node);
         }
         for (j, status) in &outcome.jobs {
             let job = snap.job(*j);
