@@ -23,14 +23,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "generated CRDs are current (crdgen --check)"
 cargo run --quiet --locked -p caldera-crds --bin crdgen -- --check manifests/crds
 
-step "unit, property, scenario and simulator tests"
+step "build the real control plane for the end-to-end tests (e2e/build; a no-op when up to date)"
+e2e/build
+
+step "unit, property, scenario, simulator and end-to-end tests"
 cargo test --workspace --locked
 
 step "benchmarks build"
 cargo bench --workspace --locked --no-run
 
-step "end to end: the real control plane (kube-apiserver, etcd, kwok, kube-scheduler) builds and runs"
-e2e/smoke
+step "the control-plane harness itself (e2e/smoke)"
+e2e/smoke --no-build
 
 step "the README's first command works: caldera simulate"
 cargo run --quiet --release --locked -p caldera -- simulate --format json > target/simulate-default.json
