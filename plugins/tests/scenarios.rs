@@ -540,3 +540,16 @@ fn pods_already_running_pin_the_gang_to_their_zone() {
         ["zone-a".to_string()].into_iter().collect()
     );
 }
+
+#[test]
+fn a_full_cluster_is_named_as_the_reason_not_the_queue_share() {
+    let mut c = ClusterBuilder::new();
+    gpu_node(&mut c, "gpu-1");
+    c.gang("ml", "first", "default", 1, 1, |p| p.cpu(1).gpus(8)).phase(JobPhase::Running);
+    c.bound_pod("ml", "first-0", "gpu-1", |p| p.cpu(1).gpus(8).group("first"));
+    c.gang("ml", "next", "default", 1, 1, |p| p.cpu(1).gpus(8));
+    let (s, out) = cycle(&c);
+    assert!(job_binds(&s, &out, "ml", "next").is_empty());
+    let msg = job_message(&s, &out, "ml", "next").unwrap_or_default();
+    assert_eq!(msg, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.");
+}

@@ -181,8 +181,22 @@ pub fn pod_scheduled(pod: &Pod) -> Option<(String, String, String)> {
 ///
 /// Timeout (with the condition last seen), or the pod got bound meanwhile.
 pub async fn wait_unschedulable_with(client: &Client, name: &str, text: &str, timeout: Duration) -> Result<String> {
+    wait_unschedulable_with_any(client, name, &[text], timeout).await
+}
+
+/// Like [`wait_unschedulable_with`], but the message may contain any one of `texts`.
+///
+/// # Errors
+///
+/// Timeout (with the condition last seen), or the pod got bound meanwhile.
+pub async fn wait_unschedulable_with_any(
+    client: &Client,
+    name: &str,
+    texts: &[&str],
+    timeout: Duration,
+) -> Result<String> {
     wait_for(
-        &format!("pod {name}: PodScheduled=False, reason Unschedulable, message containing {text:?}"),
+        &format!("pod {name}: PodScheduled=False, reason Unschedulable, message containing one of {texts:?}"),
         timeout,
         || async {
             let pod = get_pod(client, name)
@@ -194,7 +208,10 @@ pub async fn wait_unschedulable_with(client: &Client, name: &str, text: &str, ti
             }
             match pod_scheduled(&pod) {
                 Some((status, reason, message))
-                    if status == "False" && reason == "Unschedulable" && message.contains(text) =>
+                    if status == "False"
+                        && reason == "Unschedulable"
+                        && !message.is_empty()
+                        && texts.iter().any(|t| message.contains(t)) =>
                 {
                     Ok(message)
                 }

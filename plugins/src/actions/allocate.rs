@@ -123,7 +123,8 @@ impl Allocate {
             }
             if !ssn.plugins.allocatable(&ssn.snap, queue, t) {
                 let name = ssn.snap.queue(queue).name.clone();
-                ssn.record_unschedulable(t, format!("queue {name} has no room for this pod within its share"));
+                let msg = explain_refusal(ssn, t, format!("queue {name} has no room for this pod within its share"));
+                ssn.record_unschedulable(t, msg);
                 continue;
             }
             match ssn.find_node(t) {
@@ -253,6 +254,16 @@ impl Allocate {
     }
 }
 
+/// Why a pod the queue refused waits: when no node could take it anyway, the node-level reason
+/// ("0/3 nodes are available: 3 Insufficient nvidia.com/gpu.") is the one to act on; the queue's
+/// share is the reason only when a node has room. The decision is the same either way.
+fn explain_refusal(ssn: &mut Session, t: TaskId, queue_msg: String) -> String {
+    match ssn.find_node(t) {
+        Err(f) => f.message(),
+        Ok(_) => queue_msg,
+    }
+}
+
 /// The resource the pods ask the most of, relative to what the cluster has.
 fn main_resource(ssn: &Session, tasks: &[TaskId]) -> caldera_framework::ResourceId {
     let s = &ssn.snap;
@@ -293,7 +304,12 @@ impl Action for Allocate {
                 // Its jobs keep waiting; say why.
                 let name = ssn.snap.queue(q).name.clone();
                 while let Some(j) = per_queue[q.idx()].pop(&|a, b| a < b) {
-                    ssn.record_job_message(j, format!("queue {name} is using its whole deserved share"));
+                    let queue_msg = format!("queue {name} is using its whole deserved share");
+                    let msg = match pending_tasks(ssn, j).first() {
+                        Some(&t) => explain_refusal(ssn, t, queue_msg),
+                        None => queue_msg,
+                    };
+                    ssn.record_job_message(j, msg);
                 }
                 continue;
             }
