@@ -545,7 +545,8 @@ fn pods_already_running_pin_the_gang_to_their_zone() {
 fn a_full_cluster_is_named_as_the_reason_not_the_queue_share() {
     let mut c = ClusterBuilder::new();
     gpu_node(&mut c, "gpu-1");
-    c.gang("ml", "first", "default", 1, 1, |p| p.cpu(1).gpus(8)).phase(JobPhase::Running);
+    c.gang("ml", "first", "default", 1, 1, |p| p.cpu(1).gpus(8))
+        .phase(JobPhase::Running);
     c.bound_pod("ml", "first-0", "gpu-1", |p| p.cpu(1).gpus(8).group("first"));
     c.gang("ml", "next", "default", 1, 1, |p| p.cpu(1).gpus(8));
     let (s, out) = cycle(&c);

@@ -123,7 +123,11 @@ impl Allocate {
             }
             if !ssn.plugins.allocatable(&ssn.snap, queue, t) {
                 let name = ssn.snap.queue(queue).name.clone();
-                let msg = explain_refusal(ssn, t, format!("queue {name} has no room for this pod within its share"));
+                let msg = explain_refusal(
+                    ssn,
+                    t,
+                    format!("queue {name} has no room for this pod within its share"),
+                );
                 ssn.record_unschedulable(t, msg);
                 continue;
             }
