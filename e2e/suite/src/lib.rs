@@ -13,6 +13,7 @@ mod caldera;
 mod controlplane;
 mod error;
 mod http;
+mod kube_scheduler;
 pub mod objects;
 pub mod support;
 mod wait;
@@ -21,6 +22,7 @@ pub use caldera::{Caldera, caldera_binary, strip_ansi, write_workdir_file};
 pub use controlplane::ControlPlane;
 pub use error::{Error, Result};
 pub use http::{HttpResponse, http_get};
+pub use kube_scheduler::KubeScheduler;
 pub use objects::*;
 pub use wait::{POLL_INTERVAL, wait_for};
 

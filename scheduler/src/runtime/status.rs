@@ -205,7 +205,11 @@ pub fn native(s: &Snapshot, j: JobId, st: &JobStatus, observed: &Value, now: &st
             upsert_condition(&mut conditions, NATIVE_CONDITION, "True", "Scheduled", "", now, "");
         }
         (Some(JobCondition::Unschedulable { message, .. }), _) => {
-            let why = message.split_once(": ").map_or(message.as_str(), |(_, rest)| rest);
+            // The gang's own wording starts "k/n tasks in gang unschedulable: "; the native condition
+            // states the count its own way, so only the reason after it is kept.
+            let why = message
+                .split_once("tasks in gang unschedulable: ")
+                .map_or(message.as_str(), |(_, rest)| rest);
             let text = format!(
                 "minCount ({}) cannot be satisfied: {} scheduled: {why}",
                 job.min_member, c.scheduled

@@ -119,24 +119,44 @@ impl Writer {
 
     /// Marks a pod unschedulable (PodScheduled=False, reason Unschedulable) and records a
     /// FailedScheduling event. The caller calls this only when the message changed.
+    ///
+    /// The write is guarded: it reads the pod, skips it if it has a node by now, and patches with
+    /// that resourceVersion, so a bind that lands in between makes the patch fail (409) instead of
+    /// leaving a bound pod marked unschedulable.
     pub fn pod_unschedulable(&self, key: Key, uid: String, message: String) {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.0);
-        let patch = json!({ "status": { "conditions": [{
-            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-            "message": message, "lastTransitionTime": now_time(),
-        }]}});
         let name = key.1.clone();
+        let note = message.clone();
+        let limiter = self.limiter.clone();
         self.spawn(format!("PodScheduled condition of {}/{}", key.0, key.1), async move {
-            api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch))
-                .await?;
-            Ok(())
+            let Some(pod) = api.get_opt(&name).await? else {
+                return Ok(());
+            };
+            if pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some() {
+                return Ok(());
+            }
+            let patch = json!({
+                "metadata": { "resourceVersion": pod.metadata.resource_version },
+                "status": { "conditions": [{
+                    "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "message": message, "lastTransitionTime": now_time(),
+                }]},
+            });
+            limiter.acquire().await;
+            match api
+                .patch_status(&name, &PatchParams::default(), &Patch::Strategic(&patch))
+                .await
+            {
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+                other => other.map(|_| ()),
+            }
         });
         self.event(
             reference("v1", "Pod", &key, &uid),
             EventType::Warning,
             "FailedScheduling",
             "Scheduling",
-            message,
+            note,
         );
     }
 
