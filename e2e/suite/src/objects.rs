@@ -653,23 +653,24 @@ pub struct PhaseRecorder {
 }
 
 impl PhaseRecorder {
-    /// Starts recording the phases of Volcano PodGroup `name` in [`NS`].
+    /// Starts recording the phases of Volcano PodGroup `name` in [`NS`]. It watches the object
+    /// rather than polling it, so a phase that lasts only one write is still seen.
     pub fn start(client: &Client, name: &str) -> Self {
         let phases = Arc::new(Mutex::new(Vec::<String>::new()));
         let seen = phases.clone();
-        let client = client.clone();
-        let name = name.to_owned();
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &volcano_podgroups());
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
         let task = tokio::spawn(async move {
-            loop {
-                if let Ok(Some(pg)) = volcano_podgroup(&client, &name).await {
-                    let phase = phase_of(&pg);
-                    if let Ok(mut v) = seen.lock()
-                        && v.last() != Some(&phase)
-                    {
-                        v.push(phase);
-                    }
+            let mut stream = watcher(api, config).default_backoff().applied_objects().boxed();
+            while let Some(item) = stream.next().await {
+                let Ok(pg) = item else { continue };
+                let Ok(pg) = serde_json::to_value(&pg) else { continue };
+                let phase = phase_of(&pg);
+                if let Ok(mut v) = seen.lock()
+                    && v.last() != Some(&phase)
+                {
+                    v.push(phase);
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
         PhaseRecorder { phases, task }
@@ -678,6 +679,24 @@ impl PhaseRecorder {
     /// The phases seen so far, in order, consecutive repeats removed ("" = no status yet).
     pub fn phases(&self) -> Vec<String> {
         self.phases.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// The phases seen, once the watch has delivered `last` (another reader may have seen the
+    /// write before this recorder's watch did).
+    ///
+    /// # Errors
+    ///
+    /// `last` not seen within `timeout`.
+    pub async fn phases_through(&self, last: &str, timeout: Duration) -> Result<Vec<String>> {
+        wait_for(&format!("the phase recorder to see {last}"), timeout, || async {
+            let phases = self.phases();
+            if phases.iter().any(|p| p == last) {
+                Ok(phases)
+            } else {
+                Err(format!("phases so far: {phases:?}"))
+            }
+        })
+        .await
     }
 }
 

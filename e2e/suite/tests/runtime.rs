@@ -273,11 +273,17 @@ async fn volcano_gang_that_fits_binds_whole_and_podgroup_goes_pending_inqueue_ru
         "status.running after completion: {done}"
     );
 
-    let seen: Vec<String> = recorder.phases().into_iter().filter(|p| !p.is_empty()).collect();
+    let seen: Vec<String> = recorder
+        .phases_through("Completed", Duration::from_secs(10))
+        .await
+        .expect("the watch delivers the Completed write")
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
     assert_eq!(
         seen,
         ["Pending", "Inqueue", "Running", "Completed"],
-        "the PodGroup phases observed (sampled every 100 ms) must follow Volcano's order"
+        "the PodGroup phases written (every write, watched) must follow Volcano's order"
     );
 
     for p in &pods {
