@@ -131,7 +131,7 @@ fn count<I: Iterator>(it: I) -> u32 {
 }
 
 /// A node as read from the API.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeRecord {
     /// Name.
     pub name: String,
@@ -148,7 +148,7 @@ pub struct NodeRecord {
 }
 
 /// A PriorityClass.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PriorityClassRecord {
     /// Name.
     pub name: String,
@@ -201,7 +201,7 @@ pub enum PodPhase {
 }
 
 /// A pod as read from the API.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodRecord {
     /// UID.
     pub uid: String,
@@ -242,7 +242,7 @@ pub struct PodRecord {
 }
 
 /// A PodGroup of any API, already validated by the converter.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct GroupRecord {
     /// The API.
     pub source: JobSource,
