@@ -23,7 +23,7 @@ pub mod snapshot;
 pub mod statement;
 
 pub use action::Action;
-pub use config::{Arguments, ConfigError, SchedulerConfig};
+pub use config::{Arguments, ConfigError, ConfigWarning, SchedulerConfig};
 pub use model::*;
 pub use outcome::Outcome;
 pub use plugin::{Hooks, Plugin, PluginSet, Reason, Vote};

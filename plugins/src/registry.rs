@@ -4,25 +4,26 @@
 
 use std::collections::BTreeMap;
 
+use caldera_framework::config::PluginConfig;
 use caldera_framework::{
-    Action, Arguments, ConfigError, Hooks, Outcome, Plugin, PluginSet, SchedulerConfig, Session, Snapshot,
+    Action, Arguments, ConfigError, ConfigWarning, Hooks, Outcome, Plugin, PluginSet, SchedulerConfig, Session,
+    Snapshot,
 };
 
 use crate::actions::{allocate, backfill, enqueue};
-use crate::{binpack, drf, gang, gpupack, overcommit, predicates, priority, proportion};
+use crate::{
+    binpack, capacity, drf, gang, gpupack, nodeorder, overcommit, predicates, priority, proportion, sla, task_topology,
+};
 
 /// Caldera's default configuration (Volcano's default pipeline plus GPU-aware packing).
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.yaml");
 
 /// Volcano actions this version does not run yet; naming them is accepted with a warning.
 const NOT_YET: &[&str] = &["preempt", "reclaim", "shuffle", "gangpreempt", "gangreclaim"];
-/// Volcano plugins this version does not have; naming them is accepted with a warning.
+/// Volcano plugins this version does not have; naming them is accepted with a warning. Why each
+/// is missing is in docs/volcano-compatibility.md.
 const KNOWN_ELSEWHERE: &[&str] = &[
     "conformance",
-    "nodeorder",
-    "capacity",
-    "sla",
-    "task-topology",
     "deviceshare",
     "numa-aware",
     "network-topology-aware",
@@ -50,12 +51,47 @@ pub struct Pipeline {
     actions: Vec<Box<dyn Action>>,
     plugins: Vec<PluginSlot>,
     action_args: BTreeMap<String, Arguments>,
-    /// What was accepted but ignored (unknown plugins, actions not available yet).
-    pub warnings: Vec<String>,
+    /// What was accepted but ignored (unknown plugins and arguments, actions not available yet).
+    pub warnings: Vec<ConfigWarning>,
 }
 
-fn factory(name: &str, args: &Arguments) -> Result<Option<Factory>, ConfigError> {
-    let f: Factory = match name {
+/// The arguments each plugin reads; any other argument is reported once and ignored. A name
+/// ending in `.` stands for every key with that prefix.
+fn honoured_arguments(plugin: &str) -> &'static [&'static str] {
+    match plugin {
+        overcommit::NAME => &["overcommit-factor"],
+        binpack::NAME => &[
+            "binpack.weight",
+            "binpack.cpu",
+            "binpack.memory",
+            "binpack.resources",
+            "binpack.resources.",
+        ],
+        gpupack::NAME => &["gpupack.weight"],
+        predicates::NAME => predicates::ARGUMENTS,
+        nodeorder::NAME => nodeorder::ARGUMENTS,
+        capacity::NAME => &[capacity::ANCESTOR_RECLAIM_LEVEL],
+        sla::NAME => &[sla::WAITING_TIME],
+        task_topology::NAME => &[task_topology::WEIGHT],
+        _ => &[],
+    }
+}
+
+fn is_honoured(plugin: &str, key: &str) -> bool {
+    honoured_arguments(plugin)
+        .iter()
+        .any(|h| *h == key || (h.ends_with('.') && key.starts_with(h)))
+}
+
+/// What a plugin's construction may depend on besides its own arguments.
+struct Context {
+    /// `nodeorder` is configured: `predicates` then leaves the PreferNoSchedule score to it.
+    nodeorder: bool,
+}
+
+fn factory(p: &PluginConfig, ctx: &Context) -> Result<Option<Factory>, ConfigError> {
+    let args = &p.arguments;
+    let f: Factory = match p.name.as_str() {
         gang::NAME => Box::new(|| Box::new(gang::Gang)),
         priority::NAME => Box::new(|| Box::new(priority::Priority)),
         drf::NAME => Box::new(|| Box::new(drf::Drf)),
@@ -73,7 +109,27 @@ fn factory(name: &str, args: &Arguments) -> Result<Option<Factory>, ConfigError>
             Box::new(move || Box::new(p.clone()))
         }
         predicates::NAME => {
-            let p = predicates::Predicates::new(args)?;
+            let mut p = predicates::Predicates::new(args)?;
+            if ctx.nodeorder {
+                p = p.without_taint_score();
+            }
+            Box::new(move || Box::new(p.clone()))
+        }
+        nodeorder::NAME => {
+            let p = nodeorder::NodeOrder::new(args)?;
+            Box::new(move || Box::new(p.clone()))
+        }
+        capacity::NAME => {
+            let hierarchy = p.other_switches.get("enableHierarchy") == Some(&true);
+            let p = capacity::Capacity::new(args, hierarchy)?;
+            Box::new(move || Box::new(p.clone()))
+        }
+        sla::NAME => {
+            let p = sla::Sla::new(args)?;
+            Box::new(move || Box::new(p.clone()))
+        }
+        task_topology::NAME => {
+            let p = task_topology::TaskTopology::new(args)?;
             Box::new(move || Box::new(p.clone()))
         }
         _ => return Ok(None),
@@ -93,7 +149,9 @@ impl Pipeline {
         let names: Vec<&str> = cfg.plugin_names().collect();
         if names.contains(&proportion::NAME) && names.contains(&"capacity") {
             return Err(ConfigError::Invalid(
-                "plugins proportion and capacity cannot be enabled together".into(),
+                "plugins proportion and capacity cannot be enabled together: both decide every queue's share \
+                 (proportion by weight, capacity by spec.deserved); keep one"
+                    .into(),
             ));
         }
         let drf_hierarchy = cfg
@@ -106,21 +164,52 @@ impl Pipeline {
                 "drf with enableHierarchy (hdrf) cannot be enabled together with proportion".into(),
             ));
         }
+        if drf_hierarchy {
+            warnings.push(ConfigWarning::new(
+                "unavailable_plugin",
+                "drf with enableHierarchy (hdrf) is not available in this version of Caldera; plain drf is used",
+            ));
+        }
+        let ctx = Context {
+            nodeorder: names.contains(&nodeorder::NAME),
+        };
         let mut plugins = Vec::new();
         for (tier, t) in cfg.tiers.iter().enumerate() {
             for p in &t.plugins {
-                match factory(&p.name, &p.arguments)? {
-                    Some(factory) => plugins.push(PluginSlot {
-                        tier,
-                        disabled: p.disabled,
-                        factory,
-                    }),
-                    None if KNOWN_ELSEWHERE.contains(&p.name.as_str()) => warnings.push(format!(
-                        "plugin {:?} is not available in this version of Caldera; ignored",
-                        p.name
+                match factory(p, &ctx)? {
+                    Some(factory) => {
+                        for key in p.arguments.keys().filter(|k| !is_honoured(&p.name, k)) {
+                            warnings.push(ConfigWarning::new(
+                                "unknown_argument",
+                                format!("plugin {:?}: argument {key:?} is not used by Caldera; ignored", p.name),
+                            ));
+                        }
+                        plugins.push(PluginSlot {
+                            tier,
+                            disabled: p.disabled,
+                            factory,
+                        });
+                    }
+                    None if KNOWN_ELSEWHERE.contains(&p.name.as_str()) => warnings.push(ConfigWarning::new(
+                        "unavailable_plugin",
+                        format!(
+                            "plugin {:?} is not available in this version of Caldera; ignored",
+                            p.name
+                        ),
                     )),
-                    None => warnings.push(format!("unknown plugin {:?} ignored", p.name)),
+                    None => warnings.push(ConfigWarning::new(
+                        "unknown_plugin",
+                        format!("unknown plugin {:?} ignored", p.name),
+                    )),
                 }
+            }
+        }
+        for (action, args) in &cfg.action_args {
+            for key in args.keys() {
+                warnings.push(ConfigWarning::new(
+                    "unknown_argument",
+                    format!("configurations: argument {key:?} of action {action:?} is not used by Caldera; ignored"),
+                ));
             }
         }
         let has_enqueue = cfg.actions.iter().any(|a| a == enqueue::NAME);
@@ -132,8 +221,9 @@ impl Pipeline {
                     admit_pending: !has_enqueue,
                 })),
                 backfill::NAME => actions.push(Box::new(backfill::Backfill)),
-                other if NOT_YET.contains(&other) => warnings.push(format!(
-                    "action {other:?} is not available in this version of Caldera; skipped"
+                other if NOT_YET.contains(&other) => warnings.push(ConfigWarning::new(
+                    "unavailable_action",
+                    format!("action {other:?} is not available in this version of Caldera; skipped"),
                 )),
                 other => return Err(ConfigError::Invalid(format!("unknown action {other:?}"))),
             }

@@ -105,7 +105,8 @@ fn volcano_helm_default_config_loads_with_notes_for_what_is_not_here_yet() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("actions: enqueue, allocate, backfill"), "{text}");
-    assert!(text.contains("\"nodeorder\" is not available"), "{text}");
+    assert!(text.contains("\"conformance\" is not available"), "{text}");
+    assert!(!text.contains("nodeorder"), "nodeorder is a plugin now: {text}");
     let out = caldera(&["simulate", "--config", cfg.to_str().expect("utf8"), "--format", "json"]);
     assert!(out.status.success());
 }

@@ -62,7 +62,18 @@ fn base(meta: &ObjectMeta, source: JobSource, now: Millis) -> Result<GroupRecord
         preemptable: bool_flag(meta, labels::PREEMPTABLE)?.unwrap_or(true),
         topology_key: non_empty(meta.annotations.as_ref().and_then(|a| a.get(labels::TOPOLOGY_KEY))),
         problem: None,
+        annotations: plugin_annotations(meta),
     })
+}
+
+/// The annotations plugins read; the rest are not kept.
+fn plugin_annotations(meta: &ObjectMeta) -> crate::model::Labels {
+    meta.annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| crate::snapshot::PLUGIN_ANNOTATIONS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn gang_size(v: i32, field: &str) -> Result<u32, FieldError> {
@@ -259,6 +270,7 @@ pub fn group_or_problem(
         preemptable: true,
         topology_key: None,
         problem: Some((INVALID_POD_GROUP.to_string(), err.to_string())),
+        annotations: Default::default(),
     })
 }
 

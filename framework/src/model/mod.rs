@@ -16,8 +16,9 @@ pub use job::{JobCondition, JobInfo, JobPhase, JobSource};
 pub use node::NodeInfo;
 pub use queue::{QueueInfo, QueueState};
 pub use selector::{
-    HostPort, LabelSelector, NodeAffinity, NodeSelectorTerm, PodAffinityTerm, PreferredTerm, Requirement, SelectorOp,
-    Taint, TaintEffect, Toleration, TolerationOp,
+    HostPort, InclusionPolicy, LabelSelector, NodeAffinity, NodeSelectorTerm, PodAffinityTerm, PreferredTerm,
+    Requirement, SelectorOp, SpreadMode, Taint, TaintEffect, Toleration, TolerationOp, TopologySpreadConstraint,
+    WeightedPodAffinityTerm,
 };
 pub use task::{TaskInfo, TaskSpec, TaskStatus};
 

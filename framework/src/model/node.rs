@@ -33,6 +33,9 @@ pub struct NodeInfo {
     pub used_ports: Vec<HostPort>,
     /// Bumped on every change, so caches know what to recompute.
     pub generation: u64,
+    /// Images present on the node (`status.images`): every name of each image with its size in
+    /// bytes, sorted by name.
+    pub images: Vec<(String, i64)>,
 }
 
 impl NodeInfo {

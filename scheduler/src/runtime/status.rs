@@ -306,6 +306,7 @@ mod tests {
             preemptable: true,
             topology_key: None,
             problem: None,
+            annotations: Default::default(),
         });
         for (i, (phase, bound)) in pod_phases.iter().enumerate() {
             let mut r = PodRecord {

@@ -372,6 +372,7 @@ mod tests {
                 preemptable: true,
                 topology_key: None,
                 problem: None,
+                annotations: Default::default(),
             },
             status: serde_json::Value::Null,
         })
