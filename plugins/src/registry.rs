@@ -19,11 +19,12 @@ use crate::{
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.yaml");
 
 /// Volcano actions this version does not run yet; naming them is accepted with a warning.
-const NOT_YET: &[&str] = &["preempt", "reclaim", "shuffle", "gangpreempt", "gangreclaim"];
+const NOT_YET: &[&str] = &["preempt", "reclaim", "shuffle", "gangpreempt", "gangreclaim", "reserve"];
 /// Volcano plugins this version does not have; naming them is accepted with a warning. Why each
 /// is missing is in docs/volcano-compatibility.md.
 const KNOWN_ELSEWHERE: &[&str] = &[
     "conformance",
+    "reservation",
     "deviceshare",
     "numa-aware",
     "network-topology-aware",
