@@ -164,12 +164,8 @@ fn binpack_weighs_gpus_only_when_listed() {
     // used. With GPUs weighted (the fixture: gpu weight 2, cpu 5) the GPU pod joins a's GPUs;
     // with the default (cpu and memory only) it goes where cpu is fuller.
     let mut y = node("a", 32, "64Gi", 8, "") + &node("b", 32, "64Gi", 8, "");
-    y += &format!(
-        "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: gpu-user}}\nspec:\n  nodeName: a\n  containers:\n  - name: c\n    resources: {{requests: {{cpu: \"1\", nvidia.com/gpu: \"4\"}}}}\n"
-    );
-    y += &format!(
-        "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: cpu-user}}\nspec:\n  nodeName: b\n  containers:\n  - name: c\n    resources: {{requests: {{cpu: \"4\"}}}}\n"
-    );
+    y += "---\napiVersion: v1\nkind: Pod\nmetadata: {name: gpu-user}\nspec:\n  nodeName: a\n  containers:\n  - name: c\n    resources: {requests: {cpu: \"1\", nvidia.com/gpu: \"4\"}}\n";
+    y += "---\napiVersion: v1\nkind: Pod\nmetadata: {name: cpu-user}\nspec:\n  nodeName: b\n  containers:\n  - name: c\n    resources: {requests: {cpu: \"4\"}}\n";
     y += &group("g", 1, "default", "");
     y += &pod("g-0", "g", "cpu: \"1\", nvidia.com/gpu: \"1\"", "", "", "");
     let listed = run(&fixture("binpack-gpu.conf"), &y);
