@@ -52,6 +52,21 @@ impl NodeInfo {
         r
     }
 
+    /// One entry of [`NodeInfo::idle`], computed without building the vector.
+    #[inline]
+    pub fn idle_of(&self, id: crate::ResourceId) -> i64 {
+        self.allocatable.get(id).saturating_sub(self.used.get(id))
+    }
+
+    /// One entry of [`NodeInfo::future_idle`], computed without building the vector (the same
+    /// saturating steps in the same order, so the two never disagree).
+    #[inline]
+    pub fn future_idle_of(&self, id: crate::ResourceId) -> i64 {
+        self.idle_of(id)
+            .saturating_add(self.releasing.get(id))
+            .saturating_sub(self.pipelined.get(id))
+    }
+
     /// Whether the node has any GPU or MIG capacity.
     pub fn has_gpu(&self, names: &crate::ResourceNames) -> bool {
         self.allocatable.has_gpu(names)
