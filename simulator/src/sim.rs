@@ -333,6 +333,11 @@ impl Simulation {
         self.events.push(Reverse((at, self.seq, e)));
     }
 
+    /// The queues the scenario declares.
+    pub fn queues(&self) -> &[QueueInfo] {
+        &self.queues
+    }
+
     /// Whether any error-level diagnostic was raised.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(|d| d.error)
