@@ -13,6 +13,7 @@ use caldera_plugins::{DEFAULT_CONFIG, Pipeline};
 use caldera_simulator::metrics::Inputs;
 use caldera_simulator::{Scenario, SimOptions, Simulation, default_scenario};
 
+mod evaluate_cmd;
 mod trace_cmd;
 
 /// Caldera: a gang scheduler for Kubernetes that explains itself. Without a subcommand it runs the
@@ -37,6 +38,8 @@ enum Command {
         #[command(subcommand)]
         kind: trace_cmd::TraceKind,
     },
+    /// Simulate several policies on one trace window and tabulate the results (docs/evaluation.md).
+    Evaluate(evaluate_cmd::EvaluateArgs),
     /// Check a scheduler configuration file and print the pipeline it describes.
     CheckConfig {
         /// A volcano-scheduler.conf-format file; without one, the built-in default is checked.
@@ -238,6 +241,7 @@ fn main() -> ExitCode {
         Some(Command::Run(opts)) => run(opts),
         Some(Command::Simulate(a)) => simulate(a),
         Some(Command::Trace { kind }) => trace_cmd::run(kind),
+        Some(Command::Evaluate(a)) => evaluate_cmd::run(a),
         Some(Command::CheckConfig { file }) => check_config(file),
     }
 }

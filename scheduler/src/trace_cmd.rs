@@ -1,7 +1,7 @@
 //! `caldera trace`: converts a public GPU-cluster trace into `caldera simulate` input. The reading
 //! of files and writing of the result live here; the conversion is `caldera_simulator::trace`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use caldera_framework::duration::parse_duration;
@@ -102,59 +102,92 @@ fn window(c: &CommonArgs) -> Result<Window, String> {
     })
 }
 
-fn read(path: &PathBuf) -> Result<String, String> {
+fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-fn in_file(path: &PathBuf) -> impl Fn(TraceError) -> String + '_ {
+fn in_file(path: &Path) -> impl Fn(TraceError) -> String + '_ {
     move |e| format!("{}: {e}", path.display())
 }
 
-fn load(kind: &TraceKind) -> Result<(Vec<TraceJob>, Vec<TraceNode>, u32, &CommonArgs), String> {
-    match kind {
-        TraceKind::Philly {
-            file,
-            nodes,
-            gpus_per_node,
-            gpu_product,
-            common,
-        } => {
-            let jobs = philly::read_jobs(&read(file)?).map_err(in_file(file))?;
-            let shape = ClusterShape {
-                nodes: *nodes,
-                gpus_per_node: *gpus_per_node,
-                gpu_product: gpu_product.clone(),
-            };
-            Ok((jobs, shape.nodes(), *gpus_per_node, common))
-        }
-        TraceKind::Alibaba {
-            pods,
-            node_list,
-            nodes,
-            common,
-        } => {
-            let (jobs, skipped) = alibaba::read_pods(&read(pods)?).map_err(in_file(pods))?;
-            if skipped > 0 {
-                eprintln!("note: {skipped} pods the trace never scheduled have no run time and are left out");
+/// A trace read and its window selected, ready to be written with any estimate error.
+pub struct Prepared {
+    jobs: Vec<TraceJob>,
+    nodes: Vec<TraceNode>,
+    gpus_per_pod: u32,
+    /// `--estimate-error`.
+    pub estimate_error: f64,
+    seed: u64,
+}
+
+impl Prepared {
+    /// Reads the trace and selects the window.
+    pub fn new(kind: &TraceKind) -> Result<Prepared, String> {
+        let (jobs, nodes, default_per_pod, common) = match kind {
+            TraceKind::Philly {
+                file,
+                nodes,
+                gpus_per_node,
+                gpu_product,
+                common,
+            } => {
+                let jobs = philly::read_jobs(&read(file)?).map_err(in_file(file))?;
+                let shape = ClusterShape {
+                    nodes: *nodes,
+                    gpus_per_node: *gpus_per_node,
+                    gpu_product: gpu_product.clone(),
+                };
+                (jobs, shape.nodes(), *gpus_per_node, common)
             }
-            let mut node_records = alibaba::read_nodes(&read(node_list)?).map_err(in_file(node_list))?;
-            if let Some(n) = nodes {
-                node_records.truncate(*n);
+            TraceKind::Alibaba {
+                pods,
+                node_list,
+                nodes,
+                common,
+            } => {
+                let (jobs, skipped) = alibaba::read_pods(&read(pods)?).map_err(in_file(pods))?;
+                if skipped > 0 {
+                    eprintln!("note: {skipped} pods the trace never scheduled have no run time and are left out");
+                }
+                let mut node_records = alibaba::read_nodes(&read(node_list)?).map_err(in_file(node_list))?;
+                if let Some(n) = nodes {
+                    node_records.truncate(*n);
+                }
+                (jobs, node_records, 8, common)
             }
-            Ok((jobs, node_records, 8, common))
-        }
+        };
+        let (jobs, _) = select(jobs, &window(common)?).map_err(|e| e.to_string())?;
+        Ok(Prepared {
+            jobs,
+            nodes,
+            gpus_per_pod: common.gpus_per_pod.unwrap_or(default_per_pod),
+            estimate_error: common.estimate_error,
+            seed: common.seed,
+        })
+    }
+
+    /// The simulator input YAML with estimate error `error`.
+    pub fn yaml(&self, error: f64) -> Result<(String, TraceStats), String> {
+        let opts = EmitOptions {
+            gpus_per_pod: self.gpus_per_pod,
+            estimate_error: error,
+            seed: self.seed,
+        };
+        scenario_yaml(&self.jobs, &self.nodes, &opts).map_err(|e| e.to_string())
     }
 }
 
-fn describe(s: &TraceStats) -> String {
+/// What the converter says about a window, for people.
+pub fn describe(s: &TraceStats) -> String {
     let mut out = format!(
-        "wrote {} jobs ({} pods) in {} queues for {} GPUs; submissions span {:.1} h; offered load {:.2} (GPU demand / GPU capacity over the span)",
+        "wrote {} jobs ({} pods) in {} queues for {} GPUs; submissions span {:.1} h; started at submission, the jobs would need more than the cluster's GPUs for {:.1} h (peak {} GPUs)",
         s.jobs,
         s.pods,
         s.queues.len(),
         s.cluster_gpus,
         s.span_s as f64 / 3600.0,
-        s.offered_load()
+        s.over_capacity_s as f64 / 3600.0,
+        s.peak_demand_gpus
     );
     if s.never_fit > 0 {
         out += &format!("; {} jobs can never fit this cluster", s.never_fit);
@@ -183,14 +216,11 @@ pub fn run(kind: TraceKind) -> ExitCode {
 }
 
 fn convert(kind: &TraceKind) -> Result<(), String> {
-    let (jobs, nodes, default_per_pod, common) = load(kind)?;
-    let (jobs, _) = select(jobs, &window(common)?).map_err(|e| e.to_string())?;
-    let opts = EmitOptions {
-        gpus_per_pod: common.gpus_per_pod.unwrap_or(default_per_pod),
-        estimate_error: common.estimate_error,
-        seed: common.seed,
+    let prepared = Prepared::new(kind)?;
+    let (yaml, stats) = prepared.yaml(prepared.estimate_error)?;
+    let common = match kind {
+        TraceKind::Philly { common, .. } | TraceKind::Alibaba { common, .. } => common,
     };
-    let (yaml, stats) = scenario_yaml(&jobs, &nodes, &opts).map_err(|e| e.to_string())?;
     match &common.output {
         Some(p) => std::fs::write(p, yaml).map_err(|e| format!("cannot write {}: {e}", p.display()))?,
         None => print!("{yaml}"),

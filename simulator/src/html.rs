@@ -43,6 +43,7 @@ pub fn summary_rows(m: &Metrics) -> Vec<(&'static str, String)> {
             format!("{:.1}%", m.gpu_utilization_in_span * 100.0),
         ),
         ("Jain's index across queues", format!("{:.3}", m.jain_index)),
+        ("hours with ≥ 95% of GPUs in use", format!("{:.1}", m.saturated_hours)),
         ("evictions", m.evictions.to_string()),
         ("lost GPU-hours", format!("{:.1}", m.lost_gpu_hours)),
         (

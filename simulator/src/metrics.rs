@@ -12,6 +12,7 @@
 //! - *Jain's index across queues* is J = (Σx)² / (n·Σx²) over the n queues that have jobs, where
 //!   x_q = GPU-seconds queue q used inside the submission span divided by its weight. J = 1 when
 //!   every queue got GPU-time in proportion to its weight; 1/n when one queue got all of it.
+//! - *Saturated hours* is the time during which at least 95% of the cluster's GPUs were in use.
 //! - *Evictions* count placements that ended evicted; *lost GPU-hours* is the GPU-time those
 //!   placements had run.
 //! - A *delayed head* is a job that was given an estimated start (the first estimate) and started
@@ -80,7 +81,7 @@ pub struct Inputs {
 }
 
 /// Per-queue figures.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct QueueMetrics {
     /// Queue.
     pub name: String,
@@ -95,7 +96,7 @@ pub struct QueueMetrics {
 }
 
 /// The headline metrics.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Metrics {
     /// Jobs.
     pub jobs: usize,
@@ -115,6 +116,8 @@ pub struct Metrics {
     pub gpu_utilization_in_span: f64,
     /// Jain's index across queues (see the module doc).
     pub jain_index: f64,
+    /// Hours during which at least 95% of the cluster's GPUs were in use.
+    pub saturated_hours: f64,
     /// Evicted placements.
     pub evictions: usize,
     /// GPU-hours run by placements that were evicted.
@@ -203,6 +206,26 @@ impl Inputs {
         self.weights.get(q).copied().unwrap_or(1).max(1)
     }
 
+    /// Seconds during which at least `gpus` GPUs were in use (an exact sweep over the intervals).
+    pub fn seconds_at_least(&self, gpus: f64) -> f64 {
+        let mut edges: Vec<(f64, f64)> = Vec::with_capacity(self.intervals.len() * 2);
+        for i in self.intervals.iter().filter(|i| i.to > i.from) {
+            edges.push((i.from, i.gpus));
+            edges.push((i.to, -i.gpus));
+        }
+        edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let (mut level, mut total, mut prev) = (0.0, 0.0, f64::NEG_INFINITY);
+        for (t, d) in edges {
+            // A small epsilon absorbs float sums of GPU counts that should be whole.
+            if level >= gpus - 1e-9 && prev.is_finite() {
+                total += t - prev;
+            }
+            level += d;
+            prev = t;
+        }
+        total
+    }
+
     /// Computes the metrics.
     pub fn metrics(&self) -> Metrics {
         let mut waits: Vec<f64> = self
@@ -281,6 +304,7 @@ impl Inputs {
                 0.0
             },
             jain_index: jain_index(&shares),
+            saturated_hours: self.seconds_at_least(0.95 * self.cluster_gpus) / 3600.0,
             evictions: evicted.len(),
             lost_gpu_hours: evicted.iter().map(|i| i.gpus * (i.to - i.from).max(0.0)).sum::<f64>() / 3600.0,
             jobs_with_estimate: estimated.len(),
@@ -360,6 +384,10 @@ mod tests {
         let expected = jain_index(&[800.0, 200.0]);
         assert!((m.jain_index - expected).abs() < 1e-12);
         assert_eq!(m.queues[1].gpu_hours_in_span, 200.0 / 3600.0);
+        // 12 GPUs from 50 to 100 s, of 16: not saturated; at least 12 for 50 s.
+        assert_eq!(m.saturated_hours, 0.0);
+        assert_eq!(inputs.seconds_at_least(12.0), 50.0);
+        assert_eq!(inputs.seconds_at_least(4.0), 950.0);
     }
 
     #[test]

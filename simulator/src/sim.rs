@@ -18,7 +18,7 @@ use std::time::Instant;
 use caldera_crds::labels::{SIM_RUNTIME, SIM_SUBMIT_AT};
 use caldera_framework::convert;
 use caldera_framework::duration::parse_duration;
-use caldera_framework::snapshot::{GroupRecord, NodeRecord, PodPhase, PodRecord, PriorityClassRecord};
+use caldera_framework::snapshot::{GroupRecord, GroupRef, NodeRecord, PodPhase, PodRecord, PriorityClassRecord};
 use caldera_framework::{JobCondition, JobPhase, JobSource, Millis, QueueInfo, ResourceNames, SnapshotBuilder};
 use caldera_plugins::Pipeline;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -113,6 +113,8 @@ pub struct Simulation {
     pod_arrived: Vec<bool>,
     group_arrived: Vec<bool>,
     pod_index: HashMap<(String, String), usize>,
+    /// The PodGroup (index into `groups`) each pod names, if it exists.
+    pod_group: Vec<Option<usize>>,
     group_index: HashMap<(JobSource, String, String), usize>,
     events: BinaryHeap<Reverse<(Millis, u64, Event)>>,
     seq: u64,
@@ -296,6 +298,19 @@ impl Simulation {
             .enumerate()
             .map(|(i, p)| ((p.record.namespace.clone(), p.record.name.clone()), i))
             .collect();
+        let pod_group = sim_pods
+            .iter()
+            .map(|p| {
+                let (source, name) = match p.record.group.as_ref()? {
+                    GroupRef::Volcano(n) => (JobSource::Volcano, n),
+                    GroupRef::Coscheduling(n) => (JobSource::Coscheduling, n),
+                    GroupRef::Native(n) => (JobSource::Native, n),
+                };
+                group_index
+                    .get(&(source, p.record.namespace.clone(), name.clone()))
+                    .copied()
+            })
+            .collect();
         let gpu_capacity_milli = node_records.iter().map(|n| gpu_milli(&n.allocatable, &names)).sum();
 
         let mut sim = Simulation {
@@ -308,6 +323,7 @@ impl Simulation {
             pods: sim_pods,
             groups,
             pod_index,
+            pod_group,
             group_index,
             events: BinaryHeap::new(),
             seq: 0,
@@ -398,11 +414,20 @@ impl Simulation {
         for pc in &self.priority_classes {
             b.priority_class(pc.clone());
         }
+        // A Completed PodGroup, its pods, and finished pods of no PodGroup can change no decision
+        // any more (they hold nothing and their phase is final), so they are left out: the
+        // snapshot holds the live cluster, not the whole history, and a long trace stays linear.
+        let done = |g: Option<usize>| g.is_none_or(|g| self.groups[g].record.phase == JobPhase::Completed);
         for (g, _) in self.groups.iter().zip(&self.group_arrived).filter(|(_, a)| **a) {
-            b.group(g.record.clone());
+            if g.record.phase != JobPhase::Completed {
+                b.group(g.record.clone());
+            }
         }
-        for (p, _) in self.pods.iter().zip(&self.pod_arrived).filter(|(_, a)| **a) {
-            b.pod(p.record.clone());
+        for (i, p) in self.pods.iter().enumerate() {
+            let finished = matches!(p.record.phase, PodPhase::Succeeded | PodPhase::Failed);
+            if self.pod_arrived[i] && !(finished && done(self.pod_group[i])) {
+                b.pod(p.record.clone());
+            }
         }
         let snap = b.build(self.now);
         let started = Instant::now();

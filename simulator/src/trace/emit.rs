@@ -97,15 +97,34 @@ pub struct TraceStats {
     pub never_fit: usize,
     /// Queues, by name.
     pub queues: Vec<QueueStats>,
+    /// Seconds during which the jobs, each started at its submission, would need more GPUs than
+    /// the cluster has: a lower bound on how long the cluster is saturated (a backlog only
+    /// lengthens it).
+    pub over_capacity_s: i64,
+    /// The most GPUs the jobs would hold at once if each started at its submission.
+    pub peak_demand_gpus: i64,
 }
 
-impl TraceStats {
-    /// GPU demand over GPU capacity during the submission span: above 1 the cluster cannot keep
-    /// up, and a queue builds for the whole span.
-    pub fn offered_load(&self) -> f64 {
-        let cap = self.cluster_gpus as f64 * self.span_s as f64;
-        if cap > 0.0 { self.gpu_seconds as f64 / cap } else { 0.0 }
+/// Sweeps the jobs as if each ran from its submission: (seconds with demand above `capacity`,
+/// peak demand).
+fn unconstrained_demand(jobs: &[TraceJob], capacity: i64) -> (i64, i64) {
+    let mut edges: Vec<(i64, i64)> = Vec::with_capacity(jobs.len() * 2);
+    for j in jobs {
+        edges.push((j.submit_s, i64::from(j.gpus)));
+        edges.push((j.submit_s.saturating_add(j.duration_s), -i64::from(j.gpus)));
     }
+    // At equal times, ends before starts: a job ending as another starts frees its GPUs first.
+    edges.sort_unstable();
+    let (mut level, mut peak, mut over, mut prev) = (0i64, 0i64, 0i64, i64::MIN);
+    for (t, d) in edges {
+        if level > capacity && prev != i64::MIN {
+            over += t - prev;
+        }
+        level += d;
+        peak = peak.max(level);
+        prev = t;
+    }
+    (over, peak)
 }
 
 /// A Kubernetes name from a trace's group or job name: lower case, `-` for anything else.
@@ -203,7 +222,10 @@ pub fn scenario_yaml(
         let estimate = est.estimate(j.duration_s);
         write_job(&mut out, j, &parts, estimate);
     }
+    let (over_capacity_s, peak_demand_gpus) = unconstrained_demand(jobs, cluster_gpus);
     let stats = TraceStats {
+        over_capacity_s,
+        peak_demand_gpus,
         jobs: jobs.len(),
         pods,
         cluster_gpus,
@@ -327,6 +349,10 @@ mod tests {
         // x: 400 GPU-s, big: 8000, tiny: 1 of 8401.
         assert_eq!(w, [("vc-big", 952, 1), ("vc-tiny", 1, 1), ("vc-x", 48, 2)]);
         assert_eq!((s.cluster_gpus, s.span_s, s.gpu_seconds), (16, 30, 8401));
+        // Demand: 3 GPUs from 0, 4 from 10, 12 from 20, 13 from 30 to 31, 9 from 100 (a ends).
+        assert_eq!((s.over_capacity_s, s.peak_demand_gpus), (0, 13));
+        let (over, peak) = unconstrained_demand(&jobs, 11);
+        assert_eq!((over, peak), (80, 13), "above 11 GPUs from 20 s to 100 s");
     }
 
     #[test]
