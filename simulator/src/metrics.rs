@@ -306,7 +306,12 @@ impl Inputs {
             jain_index: jain_index(&shares),
             saturated_hours: self.seconds_at_least(0.95 * self.cluster_gpus) / 3600.0,
             evictions: evicted.len(),
-            lost_gpu_hours: evicted.iter().map(|i| i.gpus * (i.to - i.from).max(0.0)).sum::<f64>() / 3600.0,
+            // A fold from +0.0: an empty f64 sum is -0.0, which would print as "-0.0".
+            lost_gpu_hours: evicted
+                .iter()
+                .map(|i| i.gpus * (i.to - i.from).max(0.0))
+                .fold(0.0, |a, b| a + b)
+                / 3600.0,
             jobs_with_estimate: estimated.len(),
             delayed_heads: delayed,
             queues,
@@ -405,5 +410,6 @@ mod tests {
         let m = inputs.metrics();
         assert!((m.jain_index - 1.0).abs() < 1e-12, "{}", m.jain_index);
         assert!((m.gpu_utilization_in_span - 1.0).abs() < 1e-12);
+        assert!(m.lost_gpu_hours.is_sign_positive(), "no evictions is +0, not -0");
     }
 }
