@@ -261,7 +261,7 @@ fn write_outputs(
         .join(" ");
     md += "\n```\n\n";
     for (e, d) in windows {
-        let _ = writeln!(md, "Estimate error {e}: {}\n", d.replace('\n', "\n    "));
+        let _ = writeln!(md, "Trace window with estimate error {e}:\n\n```text\n{d}\n```\n");
     }
     md += &table(policies, runs, &errors);
     md += "\nPer run: simulated cycles, wall seconds in the scheduling pipeline.\n\n";

@@ -15,8 +15,9 @@ pub struct ChartError {
     pub message: String,
 }
 
-/// Qualitative colours (Tableau 10), repeated when there are more series.
-const COLOURS: [RGBColor; 10] = [
+/// Qualitative colours (Tableau 10 and two more, for Philly's 12 virtual clusters in a window),
+/// repeated when there are more series.
+const COLOURS: [RGBColor; 12] = [
     RGBColor(0x4e, 0x79, 0xa7),
     RGBColor(0xf2, 0x8e, 0x2b),
     RGBColor(0xe1, 0x57, 0x59),
@@ -27,6 +28,8 @@ const COLOURS: [RGBColor; 10] = [
     RGBColor(0xff, 0x9d, 0xa7),
     RGBColor(0x9c, 0x75, 0x5f),
     RGBColor(0xba, 0xb0, 0xac),
+    RGBColor(0x17, 0xbe, 0xcf),
+    RGBColor(0x3b, 0x3b, 0x3b),
 ];
 
 /// The colour of series `i`.
