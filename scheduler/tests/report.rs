@@ -30,8 +30,12 @@ fn chromium() -> PathBuf {
     );
 }
 
-/// Runs headless Chromium with a fresh profile on `page`; returns its standard output.
+/// Runs headless Chromium with a fresh profile on `page`; returns its standard output. The output
+/// goes to a file, not a pipe: a dumped DOM is larger than a pipe's buffer, and a pipe nobody
+/// reads until exit would stall Chromium.
 fn headless(page: &Path, extra: &[String], profile: &Path) -> String {
+    let stdout_file = profile.with_extension("stdout");
+    let stdout = std::fs::File::create(&stdout_file).expect("stdout file");
     let mut child = Command::new(chromium())
         .args([
             "--headless",
@@ -47,7 +51,7 @@ fn headless(page: &Path, extra: &[String], profile: &Path) -> String {
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(stdout))
         .stderr(Stdio::null())
         .spawn()
         .expect("chromium starts");
@@ -62,8 +66,7 @@ fn headless(page: &Path, extra: &[String], profile: &Path) -> String {
             None => std::thread::sleep(Duration::from_millis(100)),
         }
     }
-    let out = child.wait_with_output().expect("chromium output");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&std::fs::read(&stdout_file).expect("chromium output")).into_owned()
 }
 
 #[test]
