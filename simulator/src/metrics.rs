@@ -18,6 +18,8 @@
 //! - A *delayed head* is a job that was given an estimated start (the first estimate) and started
 //!   later than it by more than the tolerance (one scheduling period), or never started although
 //!   the simulation went past it.
+//!   Every job with an estimate counts: the simulation does not record which estimates were
+//!   reservations, so for "heads started later than their reservation" this is an upper bound.
 
 use std::collections::BTreeMap;
 
@@ -140,7 +142,10 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 impl Inputs {
-    /// Builds the inputs from a finished simulation and its report.
+    /// Builds the inputs from a finished simulation and its report. The simulator of this version
+    /// gives no start estimates (the engine makes none), so every `estimated_start` is `None` and
+    /// the delayed-head figures read "no estimates"; once the report carries each PodGroup's
+    /// first estimate, it is copied here.
     pub fn from_simulation(sim: &Simulation, report: &ReportJson, period_s: f64) -> Inputs {
         let end_s = sim.now as f64 / 1000.0;
         let mut gpus_of_group: BTreeMap<&str, f64> = BTreeMap::new();
