@@ -414,18 +414,34 @@ impl Simulation {
         for pc in &self.priority_classes {
             b.priority_class(pc.clone());
         }
-        // A Completed PodGroup, its pods, and finished pods of no PodGroup can change no decision
-        // any more (they hold nothing and their phase is final), so they are left out: the
-        // snapshot holds the live cluster, not the whole history, and a long trace stays linear.
-        let done = |g: Option<usize>| g.is_none_or(|g| self.groups[g].record.phase == JobPhase::Completed);
-        for (g, _) in self.groups.iter().zip(&self.group_arrived).filter(|(_, a)| **a) {
-            if g.record.phase != JobPhase::Completed {
+        // A PodGroup that is Completed and all of whose pods have arrived and finished, its pods,
+        // and finished pods of no PodGroup can change no decision any more (they hold nothing and
+        // their phase is final), so they are left out: the snapshot holds the live cluster, not
+        // the whole history, and a long trace stays linear. A Completed group with a pod still to
+        // come or pending stays in, or that pod would be judged without its group.
+        let finished = |i: usize| {
+            self.pod_arrived[i] && matches!(self.pods[i].record.phase, PodPhase::Succeeded | PodPhase::Failed)
+        };
+        let mut retired: Vec<bool> = self
+            .groups
+            .iter()
+            .map(|g| g.record.phase == JobPhase::Completed)
+            .collect();
+        for (i, g) in self.pod_group.iter().enumerate() {
+            if let Some(g) = *g
+                && !finished(i)
+            {
+                retired[g] = false;
+            }
+        }
+        for (k, g) in self.groups.iter().enumerate() {
+            if self.group_arrived[k] && !retired[k] {
                 b.group(g.record.clone());
             }
         }
         for (i, p) in self.pods.iter().enumerate() {
-            let finished = matches!(p.record.phase, PodPhase::Succeeded | PodPhase::Failed);
-            if self.pod_arrived[i] && !(finished && done(self.pod_group[i])) {
+            let gone = finished(i) && self.pod_group[i].is_none_or(|g| retired[g]);
+            if self.pod_arrived[i] && !gone {
                 b.pod(p.record.clone());
             }
         }
