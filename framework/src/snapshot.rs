@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::model::{
-    ClassId, JobId, JobInfo, JobPhase, JobSource, Labels, Millis, NodeId, NodeInfo, QueueId, QueueInfo, Taint, TaskId,
-    TaskInfo, TaskSpec, TaskStatus,
+    ClassId, Disruption, JobId, JobInfo, JobPhase, JobSource, Labels, Millis, NodeId, NodeInfo, Preempted, QueueId,
+    QueueInfo, Taint, TaskId, TaskInfo, TaskSpec, TaskStatus,
 };
 use crate::resource::{ResourceNames, Resources};
 
@@ -23,6 +23,9 @@ pub const DEFAULT_QUEUE: &str = "default";
 pub const ROOT_QUEUE: &str = "root";
 /// The node label Kubernetes sets to the node name; the topology key of per-node (anti-)affinity.
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+/// Time between cycles assumed when the driver does not say (the runtime's and the simulator's
+/// default period).
+pub const DEFAULT_PERIOD: Millis = 1000;
 
 /// What makes two tasks equivalent: their constraints, and their namespace and labels when those matter.
 type ClassKey = (Arc<TaskSpec>, Option<(String, Arc<Labels>)>);
@@ -46,6 +49,9 @@ pub struct ClassInfo {
 pub struct Snapshot {
     /// The cycle's time.
     pub now: Millis,
+    /// Time until the next cycle: a pod past its expected end, or one being deleted, is expected
+    /// to be gone by then.
+    pub period: Millis,
     /// Resource name table for every [`Resources`] in the snapshot.
     pub resources: ResourceNames,
     /// Nodes, sorted by name.
@@ -239,6 +245,10 @@ pub struct PodRecord {
     pub never_preempts: bool,
     /// Whether its `schedulerName` is one of ours.
     pub ours: bool,
+    /// `caldera.dev/expected-runtime`.
+    pub expected_runtime: Option<Millis>,
+    /// `status.nominatedNodeName` (or a nomination the driver made and the API has not shown yet).
+    pub nominated_node: Option<String>,
 }
 
 /// A PodGroup of any API, already validated by the converter.
@@ -274,6 +284,14 @@ pub struct GroupRecord {
     pub topology_key: Option<String>,
     /// Problem found while converting (reason, message): the job is reported, not scheduled.
     pub problem: Option<(String, String)>,
+    /// `caldera.dev/expected-runtime` on the group: the default for its pods.
+    pub expected_runtime: Option<Millis>,
+    /// `spec.preemptionPolicy: Never` (native PodGroups).
+    pub never_preempts: bool,
+    /// `spec.disruptionMode` (native PodGroups; the other APIs are [`Disruption::Gang`]).
+    pub disruption: Disruption,
+    /// `caldera.dev/preempted-at` and `caldera.dev/preempted-by`.
+    pub preempted: Option<Preempted>,
 }
 
 /// Assembles a [`Snapshot`] from records in any order.
@@ -287,6 +305,7 @@ pub struct SnapshotBuilder {
     queues: Vec<QueueInfo>,
     priority_classes: Vec<PriorityClassRecord>,
     warnings: Vec<String>,
+    period: Option<Millis>,
 }
 
 impl SnapshotBuilder {
@@ -330,6 +349,11 @@ impl SnapshotBuilder {
     pub fn warn(&mut self, w: String) {
         self.warnings.push(w);
     }
+    /// Sets the time between cycles (default [`DEFAULT_PERIOD`]).
+    pub fn period(&mut self, period: Millis) -> &mut Self {
+        self.period = Some(period.max(1));
+        self
+    }
 
     /// Builds the snapshot for time `now`.
     pub fn build(self, now: Millis) -> Snapshot {
@@ -341,6 +365,7 @@ impl SnapshotBuilder {
             mut queues,
             priority_classes,
             mut warnings,
+            period,
         } = self;
 
         // Queues: root and default always exist; duplicates keep the first.
@@ -403,6 +428,11 @@ impl SnapshotBuilder {
             if g.problem.is_some() {
                 problem = g.problem.clone();
             }
+            let class_never_preempts = g
+                .priority_class
+                .as_deref()
+                .and_then(|c| pc_values.get(c))
+                .is_some_and(|pc| pc.never_preempts);
             jobs.push(JobInfo {
                 uid: g.uid,
                 namespace: g.namespace,
@@ -422,7 +452,11 @@ impl SnapshotBuilder {
                 phase: g.phase,
                 tasks: Vec::new(),
                 preemptable: g.preemptable,
+                never_preempts: g.never_preempts || class_never_preempts,
+                disruption: g.disruption,
+                preempted: g.preempted,
                 topology_key: g.topology_key,
+                expected_runtime: g.expected_runtime,
                 problem,
                 allocated: Resources::new(),
                 ready: 0,
@@ -484,7 +518,11 @@ impl SnapshotBuilder {
                         phase: JobPhase::Pending,
                         tasks: Vec::new(),
                         preemptable: true,
+                        never_preempts: false,
+                        disruption: Disruption::Gang,
+                        preempted: None,
                         topology_key: None,
+                        expected_runtime: None,
                         problem,
                         allocated: Resources::new(),
                         ready: 0,
@@ -531,6 +569,7 @@ impl SnapshotBuilder {
                 used: Resources::new(),
                 releasing: Resources::new(),
                 pipelined: Resources::new(),
+                nominated: Resources::new(),
                 tasks: Vec::new(),
                 used_ports: Vec::new(),
                 generation: 0,
@@ -604,6 +643,14 @@ impl SnapshotBuilder {
                         Some("system-cluster-critical" | "system-node-critical")
                     );
                 let job_preemptable = jobs[ji].preemptable;
+                let expected_runtime = p
+                    .expected_runtime
+                    .or(jobs[ji].expected_runtime)
+                    .or(queues[jobs[ji].queue.idx()].default_expected_runtime);
+                let nominated = match (status, p.ours) {
+                    (TaskStatus::Pending, true) => p.nominated_node.as_deref().and_then(|n| node_ids.get(n).copied()),
+                    _ => None,
+                };
                 let id = TaskId::from_idx(tasks.len());
                 jobs[ji].tasks.push(id);
                 tasks.push(TaskInfo {
@@ -623,6 +670,8 @@ impl SnapshotBuilder {
                     preemptable: p.preemptable.unwrap_or(job_preemptable),
                     never_preempts: p.never_preempts || pc.is_some_and(|pc| pc.never_preempts),
                     critical,
+                    expected_runtime,
+                    nominated,
                 });
             }
         }
@@ -631,6 +680,11 @@ impl SnapshotBuilder {
         for t in &tasks {
             if t.status.is_ready() {
                 jobs[t.job.idx()].ready += 1;
+            }
+        }
+        for t in &tasks {
+            if let Some(n) = t.nominated {
+                nodes[n.idx()].nominated.add(&t.spec.request);
             }
         }
         for (ti, t) in tasks.iter().enumerate() {
@@ -664,6 +718,7 @@ impl SnapshotBuilder {
 
         Snapshot {
             now,
+            period: period.unwrap_or(DEFAULT_PERIOD),
             resources,
             nodes,
             jobs,

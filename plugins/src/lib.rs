@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod binpack;
+pub mod conformance;
 pub mod drf;
 pub mod gang;
 pub mod gpupack;

@@ -4,21 +4,22 @@
 
 use std::collections::BTreeMap;
 
+use caldera_framework::policy::{DEFAULT_ESTIMATE_DEPTH, DEFAULT_EXPECTED_RUNTIME};
 use caldera_framework::{
-    Action, Arguments, ConfigError, Hooks, Outcome, Plugin, PluginSet, SchedulerConfig, Session, Snapshot,
+    Action, Arguments, ConfigError, Hooks, Outcome, Plugin, PluginSet, Reservations, SchedulerConfig, Session,
+    Snapshot, StartPolicy,
 };
 
-use crate::actions::{allocate, backfill, enqueue};
-use crate::{binpack, drf, gang, gpupack, overcommit, predicates, priority, proportion};
+use crate::actions::{allocate, backfill, enqueue, preempt, reclaim};
+use crate::{binpack, conformance, drf, gang, gpupack, overcommit, predicates, priority, proportion};
 
 /// Caldera's default configuration (Volcano's default pipeline plus GPU-aware packing).
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.yaml");
 
 /// Volcano actions this version does not run yet; naming them is accepted with a warning.
-const NOT_YET: &[&str] = &["preempt", "reclaim", "shuffle", "gangpreempt", "gangreclaim"];
+const NOT_YET: &[&str] = &["shuffle", "gangpreempt", "gangreclaim"];
 /// Volcano plugins this version does not have; naming them is accepted with a warning.
 const KNOWN_ELSEWHERE: &[&str] = &[
-    "conformance",
     "nodeorder",
     "capacity",
     "sla",
@@ -50,13 +51,125 @@ pub struct Pipeline {
     actions: Vec<Box<dyn Action>>,
     plugins: Vec<PluginSlot>,
     action_args: BTreeMap<String, Arguments>,
+    policy: StartPolicy,
     /// What was accepted but ignored (unknown plugins, actions not available yet).
     pub warnings: Vec<String>,
+}
+
+/// Arguments each action reads; others are reported once as ignored.
+const ACTION_ARGUMENTS: &[(&str, &[&str])] = &[
+    (allocate::NAME, &[STRICT_ORDER, DEFAULT_RUNTIME, ESTIMATE_DEPTH]),
+    (backfill::NAME, &[MODE, RESERVATION_DEPTH, STARVATION_THRESHOLD]),
+    (preempt::NAME, &["cooldown"]),
+    (reclaim::NAME, &["cooldown"]),
+];
+
+/// `allocate`: a queue's first job that cannot start blocks the jobs behind it.
+pub const STRICT_ORDER: &str = "strict-order";
+/// `allocate`: expected run time of pods that give none (a duration, or `none` for "forever").
+pub const DEFAULT_RUNTIME: &str = "default-expected-runtime";
+/// `allocate`: pending jobs per queue that get a start estimate each cycle.
+pub const ESTIMATE_DEPTH: &str = "estimate-depth";
+/// `backfill`: `best-effort` (Volcano), `easy` or `conservative`.
+pub const MODE: &str = "mode";
+/// `backfill`: how many waiting jobs per queue hold a reservation in conservative mode.
+pub const RESERVATION_DEPTH: &str = "reservation-depth";
+/// `backfill`: a job pending longer than this always gets a reservation.
+pub const STARVATION_THRESHOLD: &str = "starvation-threshold";
+/// Default `reservation-depth`.
+pub const DEFAULT_RESERVATION_DEPTH: usize = 4;
+
+/// The start policy the configuration describes (see [`StartPolicy`]); arguments of actions
+/// that are not listed are ignored, like the actions.
+fn start_policy(cfg: &SchedulerConfig, warnings: &mut Vec<String>) -> Result<StartPolicy, ConfigError> {
+    let listed = |name: &str| cfg.actions.iter().any(|a| a == name);
+    let empty = Arguments::default();
+    let args = |name: &str| {
+        if listed(name) {
+            cfg.action_args.get(name).unwrap_or(&empty)
+        } else {
+            &empty
+        }
+    };
+    for (action, known) in ACTION_ARGUMENTS {
+        for key in args(action).keys() {
+            if !known.contains(&key) {
+                warnings.push(format!("action {action}: unknown argument {key:?} ignored"));
+            }
+        }
+    }
+    let alloc = args(allocate::NAME);
+    let fill = args(backfill::NAME);
+    let reservations = match fill.string(MODE).as_deref() {
+        None | Some("best-effort") => Reservations::None,
+        Some("easy") => Reservations::Easy,
+        Some("conservative") => {
+            let k = fill.int(RESERVATION_DEPTH)?.unwrap_or(DEFAULT_RESERVATION_DEPTH as i64);
+            let k = usize::try_from(k)
+                .ok()
+                .filter(|k| *k >= 1)
+                .ok_or_else(|| ConfigError::Invalid(format!("argument {RESERVATION_DEPTH} must be at least 1")))?;
+            Reservations::Conservative(k)
+        }
+        Some(other) => {
+            return Err(ConfigError::Invalid(format!(
+                "backfill argument {MODE} must be best-effort, easy or conservative, got {other:?}"
+            )));
+        }
+    };
+    if fill.0.contains_key(RESERVATION_DEPTH) && !matches!(reservations, Reservations::Conservative(_)) {
+        warnings.push(format!(
+            "backfill: {RESERVATION_DEPTH} only applies to mode conservative; ignored"
+        ));
+    }
+    let strict_order = match alloc.bool(STRICT_ORDER)? {
+        Some(false) if reservations != Reservations::None => {
+            return Err(ConfigError::Invalid(format!(
+                "backfill mode {} needs jobs to start in queue order: allocate {STRICT_ORDER} cannot be false",
+                fill.string(MODE).unwrap_or_default()
+            )));
+        }
+        Some(v) => v,
+        None => reservations != Reservations::None,
+    };
+    let default_runtime = match alloc.string(DEFAULT_RUNTIME).as_deref() {
+        Some("none") => None,
+        Some(_) => match alloc.duration(DEFAULT_RUNTIME)? {
+            Some(d) if d > 0 => Some(d),
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "argument {DEFAULT_RUNTIME} must be a positive duration or none"
+                )));
+            }
+        },
+        None => Some(DEFAULT_EXPECTED_RUNTIME),
+    };
+    let estimate_depth = match alloc.int(ESTIMATE_DEPTH)? {
+        Some(d) => usize::try_from(d)
+            .map_err(|_| ConfigError::Invalid(format!("argument {ESTIMATE_DEPTH} must not be negative")))?,
+        None => DEFAULT_ESTIMATE_DEPTH,
+    };
+    let starvation_threshold = match fill.duration(STARVATION_THRESHOLD)? {
+        Some(d) if d <= 0 => {
+            return Err(ConfigError::Invalid(format!(
+                "argument {STARVATION_THRESHOLD} must be a positive duration"
+            )));
+        }
+        other => other,
+    };
+    Ok(StartPolicy {
+        strict_order,
+        reservations,
+        starvation_threshold,
+        default_runtime,
+        estimate_depth,
+    })
 }
 
 fn factory(name: &str, args: &Arguments) -> Result<Option<Factory>, ConfigError> {
     let f: Factory = match name {
         gang::NAME => Box::new(|| Box::new(gang::Gang)),
+        conformance::NAME => Box::new(|| Box::new(conformance::Conformance)),
         priority::NAME => Box::new(|| Box::new(priority::Priority)),
         drf::NAME => Box::new(|| Box::new(drf::Drf)),
         proportion::NAME => Box::new(|| Box::new(proportion::Proportion::default())),
@@ -79,6 +192,10 @@ fn factory(name: &str, args: &Arguments) -> Result<Option<Factory>, ConfigError>
         _ => return Ok(None),
     };
     Ok(Some(f))
+}
+
+fn args_of(cfg: &SchedulerConfig, action: &str) -> Arguments {
+    cfg.action_args.get(action).cloned().unwrap_or_default()
 }
 
 impl Pipeline {
@@ -132,16 +249,20 @@ impl Pipeline {
                     admit_pending: !has_enqueue,
                 })),
                 backfill::NAME => actions.push(Box::new(backfill::Backfill)),
+                preempt::NAME => actions.push(Box::new(preempt::Preempt::new(&args_of(cfg, preempt::NAME))?)),
+                reclaim::NAME => actions.push(Box::new(reclaim::Reclaim::new(&args_of(cfg, reclaim::NAME))?)),
                 other if NOT_YET.contains(&other) => warnings.push(format!(
                     "action {other:?} is not available in this version of Caldera; skipped"
                 )),
                 other => return Err(ConfigError::Invalid(format!("unknown action {other:?}"))),
             }
         }
+        let policy = start_policy(cfg, &mut warnings)?;
         Ok(Pipeline {
             actions,
             plugins,
             action_args: cfg.action_args.clone(),
+            policy,
             warnings,
         })
     }
@@ -162,7 +283,14 @@ impl Pipeline {
         for slot in &self.plugins {
             set.push((slot.factory)(), slot.tier, slot.disabled);
         }
-        Session::open(snap, set, self.action_args.clone())
+        let mut ssn = Session::open(snap, set, self.action_args.clone());
+        ssn.policy = self.policy.clone();
+        ssn
+    }
+
+    /// How this pipeline starts jobs.
+    pub fn policy(&self) -> &StartPolicy {
+        &self.policy
     }
 
     /// Runs one whole cycle.

@@ -10,10 +10,28 @@
 //! ```
 //! Unlike Volcano, pods that request nothing are placed here too, with the rest of their gang:
 //! leaving them to `backfill` lets a gang commit before those pods have a node.
+//!
+//! What a job that cannot start does to the jobs behind it is the pipeline's start policy
+//! ([`caldera_framework::StartPolicy`]):
+//! - by default (Volcano), nothing: the next job of the queue is tried;
+//! - with `strict-order: true` it blocks its queue for the rest of the cycle (FIFO gang
+//!   scheduling): a small job never overtakes a big one;
+//! - with EASY or conservative backfill, it also gets a reservation — the earliest time and the
+//!   nodes at which it fits by the expected ends of running pods — and every later placement in
+//!   the cycle, in any queue, must leave that room untouched. Jobs behind it are left to
+//!   `backfill`. A gang larger than the whole cluster never blocks anything.
+//!
+//! A job whose pods were promised room by an earlier cycle (nominated after a preemption, or
+//! pipelined onto pods being deleted) is placed with that promise released, so it can use the
+//! room; if it still cannot be placed although nothing is being released on those nodes any more,
+//! the promise is dropped.
 
+use caldera_framework::estimate::needed_tasks;
 use caldera_framework::order::OrderedQueue;
 use caldera_framework::placement::Placement;
-use caldera_framework::{Action, ClassId, JobId, JobPhase, Session, Statement, TaskId, TaskStatus};
+use caldera_framework::{
+    Action, ClassId, JobId, JobPhase, QueueId, Reservations, Session, Statement, TaskId, TaskStatus,
+};
 
 use super::{job_before, queue_before, task_order};
 
@@ -25,6 +43,37 @@ pub const NAME: &str = "allocate";
 pub struct Allocate {
     /// Admit Pending jobs here, for configurations that do not run `enqueue` (Volcano does the same).
     pub admit_pending: bool,
+}
+
+/// How trying one job went.
+pub(crate) enum Attempt {
+    /// Placed (committed); `true` when it has more pods to try later.
+    Placed(bool),
+    /// It could not start now.
+    Waits {
+        /// Whether it holds up its queue under strict order (a gang larger than the whole
+        /// cluster does not).
+        blocks: bool,
+        /// Whether it keeps pipelined room (so needs no reservation).
+        pipelined: bool,
+        /// Whether it fitted but would have taken room a reservation needs.
+        disturbed: bool,
+    },
+}
+
+/// Releases the room earlier cycles promised `j`'s pods, inside `stmt`.
+pub fn unnominate_job(ssn: &mut Session, stmt: &mut Statement, j: JobId) {
+    let tasks: Vec<TaskId> = ssn
+        .snap
+        .job(j)
+        .tasks
+        .iter()
+        .copied()
+        .filter(|t| ssn.snap.task(*t).nominated.is_some())
+        .collect();
+    for t in tasks {
+        stmt.unnominate(ssn, t);
+    }
 }
 
 fn pending_tasks(ssn: &Session, j: JobId) -> Vec<TaskId> {
@@ -110,9 +159,10 @@ impl Allocate {
 
     /// Places `j`'s pending pods in task order until the gang is ready; returns the statement and
     /// whether pods are left for a later round.
-    fn place(&self, ssn: &mut Session, j: JobId, tasks: &[TaskId]) -> (Statement, bool) {
+    pub(crate) fn place(&self, ssn: &mut Session, j: JobId, tasks: &[TaskId]) -> (Statement, bool) {
         let queue = ssn.snap.job(j).queue;
         let mut stmt = Statement::new();
+        unnominate_job(ssn, &mut stmt, j);
         let mut failed: Vec<(ClassId, String)> = Vec::new();
         for (i, &t) in tasks.iter().enumerate() {
             let class = ssn.snap.task(t).class;
@@ -148,28 +198,62 @@ impl Allocate {
         (stmt, false)
     }
 
-    /// Commits, keeps or discards a placement attempt; returns whether to try the job again.
-    fn settle(ssn: &mut Session, j: JobId, stmt: Statement, more_left: bool) -> bool {
+    /// Commits, keeps or discards a placement attempt. Under a reservation policy a placement
+    /// that would take room a reservation needs is discarded.
+    fn settle(ssn: &mut Session, j: JobId, stmt: Statement, more_left: bool) -> Attempt {
+        let placed: Vec<TaskId> = stmt
+            .allocated()
+            .map(|(t, _)| t)
+            .chain(stmt.pipelined().into_iter().map(|(t, _)| t))
+            .collect();
+        if !placed.is_empty() && ssn.disturbs_reservations(&placed) {
+            stmt.discard(ssn);
+            let msg = "starting now would delay a job that holds a reservation".to_string();
+            for t in placed {
+                ssn.record_unschedulable(t, msg.clone());
+            }
+            return Attempt::Waits {
+                blocks: true,
+                pipelined: false,
+                disturbed: true,
+            };
+        }
         if ssn.plugins.job_ready(&ssn.snap, j) {
             stmt.commit(ssn);
-            more_left
+            Attempt::Placed(more_left)
         } else if !stmt.is_empty() && ssn.plugins.job_pipelined(&ssn.snap, j) {
             ssn.keep(stmt);
-            false
+            Attempt::Waits {
+                blocks: true,
+                pipelined: true,
+                disturbed: false,
+            }
         } else {
+            let had_nominations = stmt.releases_nominations();
             stmt.discard(ssn);
-            false
+            if had_nominations {
+                ssn.drop_stale_nominations(j);
+            }
+            Attempt::Waits {
+                blocks: true,
+                pipelined: false,
+                disturbed: false,
+            }
         }
     }
 
-    /// Tries to place `j`; returns whether it should be tried again (ready with pods left).
-    fn allocate_job(&self, ssn: &mut Session, j: JobId) -> bool {
+    /// Tries to start `j` now (respecting the cycle's reservations).
+    pub(crate) fn allocate_job(&self, ssn: &mut Session, j: JobId) -> Attempt {
         let tasks = pending_tasks(ssn, j);
         if let Some(msg) = exceeds_cluster(ssn, j, &tasks) {
             for &t in &tasks {
                 ssn.record_unschedulable(t, msg.clone());
             }
-            return false;
+            return Attempt::Waits {
+                blocks: false,
+                pipelined: false,
+                disturbed: false,
+            };
         }
         if let Some(key) = ssn.snap.job(j).topology_key.clone() {
             return self.allocate_in_one_domain(ssn, j, &tasks, &key);
@@ -182,7 +266,7 @@ impl Allocate {
     /// label). Every domain is tried as a dry run; of those that hold the gang, the one left with
     /// the least free capacity of the gang's main resource wins (best fit: large free domains stay
     /// whole for large gangs); the placement is then made there for real.
-    fn allocate_in_one_domain(&self, ssn: &mut Session, j: JobId, tasks: &[TaskId], key: &str) -> bool {
+    fn allocate_in_one_domain(&self, ssn: &mut Session, j: JobId, tasks: &[TaskId], key: &str) -> Attempt {
         let s = &ssn.snap;
         let mut domains: std::collections::BTreeMap<String, Vec<bool>> = std::collections::BTreeMap::new();
         for n in s.node_ids() {
@@ -215,7 +299,11 @@ impl Allocate {
             for &t in tasks {
                 ssn.record_unschedulable(t, msg.clone());
             }
-            return false;
+            return Attempt::Waits {
+                blocks: false,
+                pipelined: false,
+                disturbed: false,
+            };
         }
         let main = main_resource(ssn, tasks);
         let mut best: Option<(i64, String)> = None;
@@ -250,11 +338,44 @@ impl Allocate {
                 for &t in tasks {
                     ssn.record_unschedulable(t, msg.clone());
                 }
-                false
+                Attempt::Waits {
+                    blocks: true,
+                    pipelined: false,
+                    disturbed: false,
+                }
             }
         };
         ssn.node_mask = None;
         result
+    }
+
+    /// `j` cannot start and holds up queue `q` (strict order): under a reservation policy it gets
+    /// its reservation; under plain FIFO the jobs behind it are told why they wait.
+    pub(crate) fn block_queue(
+        ssn: &mut Session,
+        q: QueueId,
+        j: JobId,
+        pipelined: bool,
+        rest: &mut OrderedQueue<JobId>,
+    ) {
+        if ssn.policy.reservations != Reservations::None && !pipelined {
+            let tasks = needed_tasks(ssn, j);
+            let now = ssn.snap.now;
+            if let Some(slot) = ssn.plan(j, &tasks, now) {
+                ssn.reserve(j, &slot, true);
+            }
+            return;
+        }
+        if ssn.policy.reservations == Reservations::None {
+            let head = ssn.snap.job(j).key();
+            let queue = ssn.snap.queue(q).name.clone();
+            while let Some(r) = rest.pop(&|a, b| a < b) {
+                ssn.record_job_message(
+                    r,
+                    format!("waiting behind {head}, the first job of queue {queue} (jobs start in queue order)"),
+                );
+            }
+        }
     }
 }
 
@@ -320,8 +441,17 @@ impl Action for Allocate {
             let Some(j) = per_queue[q.idx()].pop(&|a, b| job_before(&ssn.plugins, &ssn.snap, a, b)) else {
                 continue;
             };
-            if self.allocate_job(ssn, j) {
-                per_queue[q.idx()].push(j, &|a, b| job_before(&ssn.plugins, &ssn.snap, a, b));
+            match self.allocate_job(ssn, j) {
+                Attempt::Placed(true) => {
+                    per_queue[q.idx()].push(j, &|a, b| job_before(&ssn.plugins, &ssn.snap, a, b));
+                }
+                Attempt::Placed(false) => {}
+                Attempt::Waits { blocks, pipelined, .. } => {
+                    if blocks && ssn.policy.strict_order {
+                        Self::block_queue(ssn, q, j, pipelined, &mut per_queue[q.idx()]);
+                        continue;
+                    }
+                }
             }
             if !per_queue[q.idx()].is_empty() {
                 queues.push(q, &|a, b| queue_before(&ssn.plugins, &ssn.snap, a, b));

@@ -306,6 +306,10 @@ mod tests {
             preemptable: true,
             topology_key: None,
             problem: None,
+            expected_runtime: None,
+            never_preempts: false,
+            disruption: caldera_framework::Disruption::Gang,
+            preempted: None,
         });
         for (i, (phase, bound)) in pod_phases.iter().enumerate() {
             let mut r = PodRecord {

@@ -372,6 +372,10 @@ mod tests {
                 preemptable: true,
                 topology_key: None,
                 problem: None,
+                expected_runtime: None,
+                never_preempts: false,
+                disruption: caldera_framework::Disruption::Gang,
+                preempted: None,
             },
             status: serde_json::Value::Null,
         })
