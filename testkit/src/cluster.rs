@@ -134,6 +134,17 @@ impl ClusterBuilder {
         self
     }
 
+    /// Adds a PriorityClass with `preemptionPolicy: Never`.
+    pub fn never_preempting_priority_class(&mut self, name: &str, value: i32) -> &mut Self {
+        self.priority_classes.push(PriorityClassRecord {
+            name: name.to_string(),
+            value,
+            global_default: false,
+            never_preempts: true,
+        });
+        self
+    }
+
     /// Adds a PriorityClass with `globalDefault: true`.
     pub fn default_priority_class(&mut self, name: &str, value: i32) -> &mut Self {
         self.priority_classes.push(PriorityClassRecord {

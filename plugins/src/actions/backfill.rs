@@ -124,6 +124,14 @@ fn try_start(ssn: &mut Session, j: JobId) -> Attempt {
     ssn.node_mask = Some(mask);
     let second = allocate.allocate_job(ssn, j);
     ssn.node_mask = None;
+    if !matches!(second, Attempt::Placed(_)) {
+        // The reason to report is the first one: it fits, but not without delaying someone.
+        let msg = "starting now would delay a job that holds a reservation".to_string();
+        for t in needed_tasks(ssn, j) {
+            ssn.record_unschedulable(t, msg.clone());
+        }
+        return attempt;
+    }
     second
 }
 

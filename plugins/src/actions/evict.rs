@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use caldera_framework::estimate::needed_tasks;
 use caldera_framework::{
-    Disruption, JobId, JobSource, Millis, QueueId, Resources, Session, Statement, TaskId, TaskStatus,
+    Disruption, JobId, JobSource, Millis, NodeId, QueueId, Resources, Session, Statement, TaskId, TaskStatus,
 };
 
 use super::allocate::Allocate;
@@ -260,15 +260,53 @@ fn trial(
     }
 }
 
+/// The nodes the gang would use with `victims` evicted, if it fits.
+fn placement_nodes(
+    ssn: &mut Session,
+    j: JobId,
+    tasks: &[TaskId],
+    victims: &[TaskId],
+    kind: Kind,
+) -> Option<BTreeSet<NodeId>> {
+    let (evictions, placement) = trial(ssn, j, tasks, victims, kind)?;
+    let nodes = placement
+        .allocated()
+        .map(|(_, n)| n)
+        .chain(placement.pipelined().into_iter().map(|(_, n)| n))
+        .collect();
+    placement.discard(ssn);
+    evictions.discard(ssn);
+    Some(nodes)
+}
+
 fn fits(ssn: &mut Session, j: JobId, tasks: &[TaskId], victims: &[TaskId], kind: Kind) -> bool {
-    match trial(ssn, j, tasks, victims, kind) {
-        Some((evictions, placement)) => {
-            placement.discard(ssn);
-            evictions.discard(ssn);
-            true
+    placement_nodes(ssn, j, tasks, victims, kind).is_some()
+}
+
+/// Narrows a working choice to the nodes the gang lands on: pods elsewhere are spared, and a
+/// whole gang whose pods on those nodes are few enough to go one by one is split into them.
+fn narrow(ssn: &Session, chosen: &[Unit], used: &BTreeSet<NodeId>) -> Vec<Unit> {
+    let on_used = |t: &TaskId| ssn.snap.task(*t).node.is_some_and(|n| used.contains(&n));
+    let mut out = Vec::new();
+    for u in chosen {
+        let needed: Vec<TaskId> = u.pods.iter().copied().filter(on_used).collect();
+        if needed.is_empty() {
+            continue;
         }
-        None => false,
+        if u.whole && needed.len() < u.pods.len() && needed.len() <= surplus(ssn, u.job) {
+            for t in needed {
+                out.push(Unit {
+                    job: u.job,
+                    pods: vec![t],
+                    whole: false,
+                    cost: unit_cost(&ssn.snap, &[t], false),
+                });
+            }
+        } else {
+            out.push(u.clone());
+        }
     }
+    out
 }
 
 /// Tries to make room for the pending job `j` by evicting; see the module documentation.
@@ -357,8 +395,15 @@ fn evict_for(ssn: &mut Session, j: JobId, tasks: &[TaskId], rep: TaskId, kind: K
             room.add(&ssn.snap.task(*p).spec.request);
         }
         chosen = next;
-        if need.fits_in(&room) && fits(ssn, j, tasks, &victims, kind) {
+        if need.fits_in(&room)
+            && let Some(used) = placement_nodes(ssn, j, tasks, &victims, kind)
+        {
             placed = true;
+            let narrowed = narrow(ssn, &chosen, &used);
+            let v = victims_of(&narrowed, &order);
+            if !narrowed.is_empty() && acceptable(ssn, kind, rep, &v) && fits(ssn, j, tasks, &v, kind) {
+                chosen = narrowed;
+            }
             break;
         }
     }
