@@ -57,8 +57,8 @@ pub struct Outcome {
     /// When each pending job is expected to start (simulated or Unix milliseconds), for the jobs
     /// an estimate was made for; a job that never fits by what is known has none.
     pub estimated_starts: BTreeMap<JobId, crate::model::Millis>,
-    /// The pending jobs holding a reservation (EASY or conservative backfill), with its start.
-    pub reservations: BTreeMap<JobId, crate::model::Millis>,
+    /// The pending jobs holding a reservation (EASY or conservative backfill): when and where.
+    pub reservations: BTreeMap<JobId, crate::timeline::Slot>,
     /// Pending tasks whose nomination is void: the driver forgets it.
     pub dropped_nominations: Vec<TaskId>,
 }

@@ -173,7 +173,7 @@ impl Session {
         self.timeline_mut().reserve(j, slot);
         self.outcome.estimated_starts.insert(j, slot.start);
         if protected {
-            self.outcome.reservations.insert(j, slot.start);
+            self.outcome.reservations.insert(j, slot.clone());
         }
     }
 
@@ -255,8 +255,9 @@ impl Session {
         )
     }
 
-    /// Keeps a statement's pipelined reservations until the session closes (Volcano's
-    /// "pipelined, not ready" jobs: nothing is bound, but lower-order jobs cannot take the room).
+    /// Keeps a statement's placements until the session closes (Volcano's "pipelined, not ready"
+    /// jobs: nothing is bound, but lower-order jobs cannot take the room); at close its pods are
+    /// reported in [`Outcome::pipelined`], to be nominated to their nodes.
     pub fn keep(&mut self, stmt: Statement) {
         self.kept.push(stmt);
     }
@@ -395,7 +396,10 @@ impl Session {
     pub fn close(mut self) -> (Snapshot, Outcome) {
         crate::estimate::estimate_starts(&mut self);
         for stmt in std::mem::take(&mut self.kept) {
-            for (task, node) in stmt.pipelined() {
+            // Every pod of a kept gang is nominated to its node, whether it fitted in idle room or
+            // waits for releasing room: the gang is bound together later, and its room is kept.
+            let placed: Vec<(TaskId, NodeId)> = stmt.allocated().chain(stmt.pipelined()).collect();
+            for (task, node) in placed {
                 self.outcome.pipelined.push(crate::outcome::Bind { task, node });
             }
             stmt.discard(&mut self);

@@ -101,8 +101,8 @@ fn easy_backfills_a_job_that_ends_before_the_reservation_and_holds_back_one_that
     let (s, out) = cycle(EASY, &blocked_head());
     let big = job(&s, "ns", "big").expect("big");
     assert_eq!(
-        out.reservations.get(&big),
-        Some(&(NOW + 1000 * S)),
+        out.reservations.get(&big).map(|r| r.start),
+        Some(NOW + 1000 * S),
         "the head is reserved for when n2 frees"
     );
     assert!(started(&s, &out, "short"), "50 s ends long before the reservation");
@@ -143,7 +143,7 @@ fn conservative_reserves_for_more_than_the_head() {
         .filter(|n| job(&s, "ns", n).is_some_and(|j| out.reservations.contains_key(&j)))
         .collect();
     assert_eq!(reserved, ["big", "big2", "big3"], "{:?}", out.reservations);
-    let at = |n: &str| job(&s, "ns", n).and_then(|j| out.reservations.get(&j).copied());
+    let at = |n: &str| job(&s, "ns", n).and_then(|j| out.reservations.get(&j).map(|r| r.start));
     assert_eq!(at("big"), Some(NOW + 1000 * S));
     assert_eq!(at("big2"), Some(NOW + 1500 * S), "after big ends");
     assert_eq!(at("big3"), Some(NOW + 2000 * S));
@@ -174,7 +174,11 @@ fn a_pod_past_its_expected_end_counts_as_ending_at_the_next_cycle() {
     c.gang("ns", "next", "default", 1, 1, |p| p.cpu(1).gpus(8));
     let (s, out) = cycle(EASY, &c);
     let next = job(&s, "ns", "next").expect("next");
-    assert_eq!(out.reservations.get(&next), Some(&(NOW + 1000)), "one period later");
+    assert_eq!(
+        out.reservations.get(&next).map(|r| r.start),
+        Some(NOW + 1000),
+        "one period later"
+    );
 }
 
 #[test]

@@ -413,10 +413,28 @@ impl Action for Allocate {
 
     fn execute(&self, ssn: &mut Session) {
         let candidates = self.candidates(ssn);
+        // Jobs promised room by an earlier cycle go first in their queue: the room (and the
+        // queue share) was made for them, often by evicting someone.
+        // Once placed, a job's further pods (beyond its gang) take their normal turn.
+        let promised: Vec<std::cell::Cell<bool>> = vec![std::cell::Cell::new(false); ssn.snap.jobs.len()];
+        for j in &candidates {
+            promised[j.idx()].set(
+                ssn.snap
+                    .job(*j)
+                    .tasks
+                    .iter()
+                    .any(|t| ssn.snap.task(*t).nominated.is_some()),
+            );
+        }
+        let job_before = |ssn: &Session, a: JobId, b: JobId| match (promised[a.idx()].get(), promised[b.idx()].get()) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => job_before(&ssn.plugins, &ssn.snap, a, b),
+        };
         let mut per_queue: Vec<OrderedQueue<JobId>> = vec![OrderedQueue::new(); ssn.snap.queues.len()];
         for j in candidates {
             let q = ssn.snap.job(j).queue;
-            per_queue[q.idx()].push(j, &|a, b| job_before(&ssn.plugins, &ssn.snap, a, b));
+            per_queue[q.idx()].push(j, &|a, b| job_before(ssn, a, b));
         }
         let mut queues = OrderedQueue::new();
         for q in ssn.snap.queue_ids() {
@@ -438,12 +456,13 @@ impl Action for Allocate {
                 }
                 continue;
             }
-            let Some(j) = per_queue[q.idx()].pop(&|a, b| job_before(&ssn.plugins, &ssn.snap, a, b)) else {
+            let Some(j) = per_queue[q.idx()].pop(&|a, b| job_before(ssn, a, b)) else {
                 continue;
             };
             match self.allocate_job(ssn, j) {
                 Attempt::Placed(true) => {
-                    per_queue[q.idx()].push(j, &|a, b| job_before(&ssn.plugins, &ssn.snap, a, b));
+                    promised[j.idx()].set(false);
+                    per_queue[q.idx()].push(j, &|a, b| job_before(ssn, a, b));
                 }
                 Attempt::Placed(false) => {}
                 Attempt::Waits { blocks, pipelined, .. } => {

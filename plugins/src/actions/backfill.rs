@@ -3,7 +3,8 @@
 //! Every mode first does what Volcano's backfill does: it places pods that request nothing but a
 //! pod slot (Caldera's `allocate` already places them with their gang, so this matters for
 //! configurations without `allocate` and for such pods that arrive for jobs already running).
-//! Each job's pods are committed together, and only when the job's gang is then ready.
+//! Each job's pods are committed together, and only when the job's gang is then ready (and, under
+//! a reservation policy, they take no pod slot a reservation needs).
 //!
 //! With a reservation policy (`mode: easy` or `mode: conservative`, see
 //! [`caldera_framework::StartPolicy`]) it then goes on, queue by queue in queue order and job by
@@ -79,7 +80,12 @@ fn best_effort(ssn: &mut Session) {
                 Err(f) => ssn.record_unschedulable(t, f.message()),
             }
         }
-        if ssn.plugins.job_ready(&ssn.snap, j) {
+        let placed: Vec<_> = stmt
+            .allocated()
+            .map(|(t, _)| t)
+            .chain(stmt.pipelined().into_iter().map(|(t, _)| t))
+            .collect();
+        if ssn.plugins.job_ready(&ssn.snap, j) && !ssn.disturbs_reservations(&placed) {
             stmt.commit(ssn);
         } else {
             stmt.discard(ssn);

@@ -15,8 +15,9 @@
 //!      ▼
 //! prune       drop chosen units, dearest first, that the gang does not need after all
 //!      ▼
-//! commit      evictions and the gang's placement (allocated, or pipelined onto the evicted
-//!             pods' room) in one statement — or nothing at all
+//! commit      evictions and the gang's placement in one go — or nothing at all: bound at once
+//!             if the gang fits in idle room, else nominated to its nodes (bound together once
+//!             the evicted pods are gone)
 //! ```
 //! So a pod is never evicted unless the preemptor is placed in the same cycle, and a gang is
 //! never left below its minimum: it loses only pods beyond minMember, or all of its pods.
@@ -427,6 +428,12 @@ fn evict_for(ssn: &mut Session, j: JobId, tasks: &[TaskId], rep: TaskId, kind: K
     };
     let evicted: BTreeSet<TaskId> = evictions.evicted().collect();
     evictions.commit(ssn);
-    placement.commit(ssn);
+    if ssn.plugins.job_ready(&ssn.snap, j) {
+        placement.commit(ssn);
+    } else {
+        // Part of the gang waits for the evicted pods to go: nothing of it is bound yet; its pods
+        // are nominated to the nodes they were placed on, and bound together next cycle.
+        ssn.keep(placement);
+    }
     !evicted.is_empty()
 }
