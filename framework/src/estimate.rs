@@ -4,8 +4,10 @@
 //! up to `estimate-depth` per queue; each is planned on the cycle's [`crate::timeline::Timeline`]
 //! at its earliest start after the reservations this cycle made and after the jobs estimated
 //! before it, as a conservative backfill scheduler would start them. Under strict order a job is
-//! never estimated to start before the job ahead of it in its queue. Jobs that already hold a
-//! reservation keep its start as their estimate.
+//! never estimated to start before the job ahead of it in its queue; nor is a job estimated to
+//! start before its queue's own pods, ending, leave room for it in the queue's deserved share
+//! (none if the job alone is more than the share). Jobs that already hold a reservation keep
+//! its start as their estimate.
 //!
 //! An estimate is a forecast from the expected run times, not a promise: it moves when pods end
 //! early or late, when jobs of higher order arrive, and (except for reservations) when backfill
@@ -15,6 +17,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{JobId, Millis, QueueId, TaskId, TaskStatus};
 use crate::order::{OrderedQueue, job_before, queue_before, task_order};
+use crate::resource::Resources;
 use crate::session::Session;
 
 /// The pending pods of `j` a start needs: in task order, as many as the gang still lacks (all of
@@ -45,6 +48,50 @@ fn waiting(ssn: &Session, j: JobId) -> bool {
         && s.pending_count(j) > 0
         && !ssn.plugins.job_ready(s, j)
         && ssn.plugins.job_valid(s, j).is_none()
+}
+
+/// The earliest time at which queue `q` has room in its deserved share for `need` more, as its
+/// own pods end by their expected run times: now if it has room already; `None` if it never will.
+/// Without a plugin that computes deserved shares the share holds nothing back: now.
+pub fn share_room_at(ssn: &Session, q: QueueId, need: &Resources) -> Option<Millis> {
+    let s = &ssn.snap;
+    let Some(deserved) = ssn.plugins.queue_deserved(s, q) else {
+        return Some(s.now);
+    };
+    let fits = |held: &Resources| {
+        held.plus(need)
+            .iter()
+            .all(|(id, v)| id == crate::resource::PODS || need.get(id) <= 0 || v <= deserved.get(id))
+    };
+    let mut held = s.queue(q).allocated.clone();
+    if fits(&held) {
+        return Some(s.now);
+    }
+    let mut ends: Vec<(Millis, TaskId)> = s
+        .tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.status.occupies_node() && t.status != TaskStatus::Releasing && s.job(t.job).queue == q)
+        .map(|(i, _)| (ssn.policy.expected_end(s, TaskId::from_idx(i)), TaskId::from_idx(i)))
+        .filter(|(end, _)| *end != crate::policy::NEVER)
+        .collect();
+    ends.sort_unstable();
+    for (end, t) in ends {
+        held.sub(&s.task(t).spec.request);
+        if fits(&held) {
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// What `tasks` request together.
+pub fn total_request(ssn: &Session, tasks: &[TaskId]) -> Resources {
+    let mut r = Resources::new();
+    for t in tasks {
+        r.add(&ssn.snap.task(*t).spec.request);
+    }
+    r
 }
 
 /// Estimates the start of pending jobs that have none yet; see the module documentation.
@@ -93,12 +140,18 @@ pub(crate) fn estimate_starts(ssn: &mut Session) {
                 last.insert(q, start);
                 continue;
             }
-            let not_before = if ssn.policy.strict_order {
+            let mut not_before = if ssn.policy.strict_order {
                 last.get(&q).copied().unwrap_or(ssn.snap.now)
             } else {
                 ssn.snap.now
             };
             let tasks = needed_tasks(ssn, j);
+            // A queue with no room left in its share starts nothing before enough of its own
+            // pods end, whatever the nodes have free.
+            match share_room_at(ssn, q, &total_request(ssn, &tasks)) {
+                Some(t) => not_before = not_before.max(t),
+                None => continue,
+            }
             if let Some(slot) = ssn.plan(j, &tasks, not_before) {
                 last.insert(q, slot.start);
                 ssn.reserve(j, &slot, false);

@@ -292,6 +292,8 @@ pub struct GroupRecord {
     pub disruption: Disruption,
     /// `caldera.dev/preempted-at` and `caldera.dev/preempted-by`.
     pub preempted: Option<Preempted>,
+    /// The group held a reservation in the driver's previous cycle (the driver remembers it).
+    pub reserved: bool,
 }
 
 /// Assembles a [`Snapshot`] from records in any order.
@@ -455,6 +457,7 @@ impl SnapshotBuilder {
                 never_preempts: g.never_preempts || class_never_preempts,
                 disruption: g.disruption,
                 preempted: g.preempted,
+                reserved: g.reserved,
                 topology_key: g.topology_key,
                 expected_runtime: g.expected_runtime,
                 problem,
@@ -521,6 +524,7 @@ impl SnapshotBuilder {
                         never_preempts: false,
                         disruption: Disruption::Gang,
                         preempted: None,
+                        reserved: false,
                         topology_key: None,
                         expected_runtime: None,
                         problem,

@@ -76,6 +76,28 @@ fn holding(s: &Snapshot, j: JobId) -> impl Iterator<Item = TaskId> + '_ {
     })
 }
 
+/// Whether job `j` still holds its gang (minMember and every role's minTaskMember) without
+/// `gone`, counting the tasks that are ready now.
+pub fn keeps_gang_without(s: &Snapshot, j: JobId, gone: &[TaskId]) -> bool {
+    let job = s.job(j);
+    let mut total = 0u32;
+    let mut roles: BTreeMap<&str, u32> = BTreeMap::new();
+    for &t in &job.tasks {
+        let task = s.task(t);
+        if task.status.is_ready() && !gone.contains(&t) {
+            total += 1;
+            if let Some(r) = &task.role {
+                *roles.entry(r.as_str()).or_default() += 1;
+            }
+        }
+    }
+    total >= job.min_member
+        && job
+            .min_task_member
+            .iter()
+            .all(|(role, min)| roles.get(role.as_str()).copied().unwrap_or(0) >= *min)
+}
+
 /// Which `candidates` may go without leaving a gang partly running; see the module docs.
 pub fn gang_victims(s: &Snapshot, candidates: &[TaskId]) -> Vec<TaskId> {
     let mut by_job: BTreeMap<JobId, Vec<TaskId>> = BTreeMap::new();
@@ -87,13 +109,23 @@ pub fn gang_victims(s: &Snapshot, candidates: &[TaskId]) -> Vec<TaskId> {
         let job = s.job(j);
         let members: Vec<TaskId> = holding(s, j).collect();
         let whole = members.iter().all(|m| offered.contains(m));
-        let surplus = usize::try_from(job.ready.saturating_sub(job.min_member)).unwrap_or(0);
         match job.disruption {
             Disruption::Single => allowed.extend(offered),
             Disruption::All if whole => allowed.extend(offered),
             Disruption::All => {}
             Disruption::Gang if whole => allowed.extend(offered),
-            Disruption::Gang => allowed.extend(offered.into_iter().take(surplus)),
+            Disruption::Gang => {
+                // One by one, as long as the gang (and each role) keeps its minimum.
+                let mut gone: Vec<TaskId> = Vec::new();
+                for t in offered {
+                    gone.push(t);
+                    if keeps_gang_without(s, j, &gone) {
+                        allowed.insert(t);
+                    } else {
+                        gone.pop();
+                    }
+                }
+            }
         }
     }
     candidates.iter().copied().filter(|t| allowed.contains(t)).collect()

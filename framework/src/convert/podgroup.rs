@@ -73,6 +73,7 @@ fn base(meta: &ObjectMeta, source: JobSource, now: Millis) -> Result<GroupRecord
         never_preempts: false,
         disruption: Disruption::Gang,
         preempted,
+        reserved: false,
     })
 }
 
@@ -289,6 +290,7 @@ pub fn group_or_problem(
         never_preempts: false,
         disruption: Disruption::Gang,
         preempted: None,
+        reserved: false,
     })
 }
 

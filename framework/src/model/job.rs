@@ -125,6 +125,8 @@ pub struct JobInfo {
     /// When its pods were last evicted, and for whom (the preemption cool-down and the rule that a
     /// job never evicts the job that evicted it).
     pub preempted: Option<Preempted>,
+    /// It held a reservation in the previous cycle: a reservation once granted is honoured first.
+    pub reserved: bool,
     /// Node label whose single domain must hold the whole gang.
     pub topology_key: Option<String>,
     /// `caldera.dev/expected-runtime` on the PodGroup: the default for its pods.

@@ -26,7 +26,7 @@
 //! room; if it still cannot be placed although nothing is being released on those nodes any more,
 //! the promise is dropped.
 
-use caldera_framework::estimate::needed_tasks;
+use caldera_framework::estimate::{needed_tasks, share_room_at, total_request};
 use caldera_framework::order::OrderedQueue;
 use caldera_framework::placement::Placement;
 use caldera_framework::{
@@ -267,6 +267,35 @@ impl Allocate {
     /// the least free capacity of the gang's main resource wins (best fit: large free domains stay
     /// whole for large gangs); the placement is then made there for real.
     fn allocate_in_one_domain(&self, ssn: &mut Session, j: JobId, tasks: &[TaskId], key: &str) -> Attempt {
+        match self.domain_for(ssn, j, tasks, key) {
+            Ok(mask) => {
+                ssn.node_mask = Some(mask);
+                let (stmt, more_left) = self.place(ssn, j, tasks);
+                ssn.node_mask = None;
+                Self::settle(ssn, j, stmt, more_left)
+            }
+            Err((msg, blocks)) => {
+                for &t in tasks {
+                    ssn.record_unschedulable(t, msg.clone());
+                }
+                Attempt::Waits {
+                    blocks,
+                    pipelined: false,
+                    disturbed: false,
+                }
+            }
+        }
+    }
+
+    /// The domain of topology `key` the gang should go to (see [`Allocate::allocate_in_one_domain`]),
+    /// as a node mask; or why there is none, and whether that holds up the queue.
+    fn domain_for(
+        &self,
+        ssn: &mut Session,
+        j: JobId,
+        tasks: &[TaskId],
+        key: &str,
+    ) -> Result<Vec<bool>, (String, bool)> {
         let s = &ssn.snap;
         let mut domains: std::collections::BTreeMap<String, Vec<bool>> = std::collections::BTreeMap::new();
         for n in s.node_ids() {
@@ -296,57 +325,123 @@ impl Allocate {
         }
         if domains.is_empty() {
             let msg = format!("no node has the topology label {key:?}, so the gang cannot be kept in one domain");
-            for &t in tasks {
-                ssn.record_unschedulable(t, msg.clone());
-            }
-            return Attempt::Waits {
-                blocks: false,
-                pipelined: false,
-                disturbed: false,
-            };
+            return Err((msg, false));
         }
         let main = main_resource(ssn, tasks);
-        let mut best: Option<(i64, String)> = None;
+        // Domains where the gang starts now beat those where it waits for pods being released.
+        let mut best: Option<((bool, i64), String)> = None;
         for (value, mask) in &domains {
             ssn.node_mask = Some(mask.clone());
             let (stmt, _) = self.place(ssn, j, tasks);
-            if ssn.plugins.job_ready(&ssn.snap, j) {
+            let ready = ssn.plugins.job_ready(&ssn.snap, j);
+            if ready || (!stmt.is_empty() && ssn.plugins.job_pipelined(&ssn.snap, j)) {
                 let left: i64 = ssn
                     .snap
                     .node_ids()
                     .filter(|n| mask[n.idx()])
                     .map(|n| ssn.snap.node(n).idle().get(main).max(0))
                     .sum();
-                if best.as_ref().is_none_or(|(b, _)| left < *b) {
-                    best = Some((left, value.clone()));
+                let rank = (!ready, left);
+                if best.as_ref().is_none_or(|(b, _)| rank < *b) {
+                    best = Some((rank, value.clone()));
                 }
             }
             stmt.discard(ssn);
         }
-        let result = match best {
-            Some((_, value)) => {
-                ssn.node_mask = domains.get(&value).cloned();
-                let (stmt, more_left) = self.place(ssn, j, tasks);
-                Self::settle(ssn, j, stmt, more_left)
-            }
-            None => {
-                let msg = format!(
+        ssn.node_mask = None;
+        match best.and_then(|(_, value)| domains.remove(&value)) {
+            Some(mask) => Ok(mask),
+            None => Err((
+                format!(
                     "the gang fits in no single domain of topology key {key:?} ({} domain(s) tried: {})",
                     domains.len(),
                     domains.keys().cloned().collect::<Vec<_>>().join(", ")
-                );
-                for &t in tasks {
-                    ssn.record_unschedulable(t, msg.clone());
-                }
-                Attempt::Waits {
+                ),
+                true,
+            )),
+        }
+    }
+
+    /// Places `tasks` of `j` in a statement the caller settles, inside one topology domain if the
+    /// job has a topology key; `None` if no domain holds it.
+    pub(crate) fn place_job(&self, ssn: &mut Session, j: JobId, tasks: &[TaskId]) -> Option<Statement> {
+        let Some(key) = ssn.snap.job(j).topology_key.clone() else {
+            return Some(self.place(ssn, j, tasks).0);
+        };
+        let mask = self.domain_for(ssn, j, tasks, &key).ok()?;
+        ssn.node_mask = Some(mask);
+        let (stmt, _) = self.place(ssn, j, tasks);
+        ssn.node_mask = None;
+        Some(stmt)
+    }
+
+    /// Under a reservation policy, the jobs that held a reservation in the previous cycle come
+    /// first, oldest first, before any other job of any queue: each starts now if it can, else is
+    /// reserved again. A reservation once granted is therefore never taken by a job that was not
+    /// there to compete for it, and when the expected run times hold it never slips. Returns,
+    /// per queue, whether such a job holds its queue back (strict order); the jobs handled here
+    /// are removed from `candidates`.
+    fn honour_reservations(&self, ssn: &mut Session, candidates: &mut Vec<JobId>) -> Vec<bool> {
+        let mut held_back = vec![false; ssn.snap.queues.len()];
+        if ssn.policy.reservations == Reservations::None {
+            return held_back;
+        }
+        let mut earlier: Vec<JobId> = candidates
+            .iter()
+            .copied()
+            .filter(|j| ssn.snap.job(*j).reserved)
+            .collect();
+        earlier.sort_by(|a, b| {
+            let (x, y) = (ssn.snap.job(*a), ssn.snap.job(*b));
+            (x.created, &x.namespace, &x.name).cmp(&(y.created, &y.namespace, &y.name))
+        });
+        for j in earlier {
+            let q = ssn.snap.job(j).queue;
+            let attempt = match self.allocate_job(ssn, j) {
+                Attempt::Waits { disturbed: true, .. } => self.start_where_planned(ssn, j).unwrap_or(Attempt::Waits {
                     blocks: true,
                     pipelined: false,
-                    disturbed: false,
+                    disturbed: true,
+                }),
+                other => other,
+            };
+            match attempt {
+                // More pods beyond its gang: they take their normal turn.
+                Attempt::Placed(true) => continue,
+                Attempt::Placed(false) => {}
+                Attempt::Waits { blocks, pipelined, .. } => {
+                    if blocks && !pipelined {
+                        reserve(ssn, j);
+                    }
+                    held_back[q.idx()] |= blocks && ssn.policy.strict_order;
                 }
             }
-        };
+            candidates.retain(|c| *c != j);
+        }
+        held_back
+    }
+
+    /// `j` fits now by the timeline but the node search put it where it would take room a
+    /// reservation needs (the search prefers full nodes, often the reserved ones): tries again on
+    /// exactly the nodes the timeline found for it.
+    pub(crate) fn start_where_planned(&self, ssn: &mut Session, j: JobId) -> Option<Attempt> {
+        if ssn.snap.job(j).topology_key.is_some() {
+            return None;
+        }
+        let tasks = needed_tasks(ssn, j);
+        let now = ssn.snap.now;
+        let slot = ssn.plan(j, &tasks, now)?;
+        if slot.start != now {
+            return None;
+        }
+        let mut mask = vec![false; ssn.snap.nodes.len()];
+        for (n, _) in &slot.nodes {
+            mask[n.idx()] = true;
+        }
+        ssn.node_mask = Some(mask);
+        let attempt = self.allocate_job(ssn, j);
         ssn.node_mask = None;
-        result
+        Some(attempt)
     }
 
     /// `j` cannot start and holds up queue `q` (strict order): under a reservation policy it gets
@@ -359,11 +454,7 @@ impl Allocate {
         rest: &mut OrderedQueue<JobId>,
     ) {
         if ssn.policy.reservations != Reservations::None && !pipelined {
-            let tasks = needed_tasks(ssn, j);
-            let now = ssn.snap.now;
-            if let Some(slot) = ssn.plan(j, &tasks, now) {
-                ssn.reserve(j, &slot, true);
-            }
+            reserve(ssn, j);
             return;
         }
         if ssn.policy.reservations == Reservations::None {
@@ -376,6 +467,24 @@ impl Allocate {
                 );
             }
         }
+    }
+}
+
+/// Gives `j` a reservation at its earliest slot once its queue's deserved share has room for it
+/// too (else it would hold nodes idle that its queue may not use then); returns whether it got
+/// one.
+pub(crate) fn reserve(ssn: &mut Session, j: JobId) -> bool {
+    let tasks = needed_tasks(ssn, j);
+    let q = ssn.snap.job(j).queue;
+    let Some(share_from) = share_room_at(ssn, q, &total_request(ssn, &tasks)) else {
+        return false;
+    };
+    match ssn.plan(j, &tasks, share_from) {
+        Some(slot) => {
+            ssn.reserve(j, &slot, true);
+            true
+        }
+        None => false,
     }
 }
 
@@ -412,7 +521,8 @@ impl Action for Allocate {
     }
 
     fn execute(&self, ssn: &mut Session) {
-        let candidates = self.candidates(ssn);
+        let mut candidates = self.candidates(ssn);
+        let held_back = self.honour_reservations(ssn, &mut candidates);
         // Jobs promised room by an earlier cycle go first in their queue: the room (and the
         // queue share) was made for them, often by evicting someone.
         // Once placed, a job's further pods (beyond its gang) take their normal turn.
@@ -459,12 +569,18 @@ impl Action for Allocate {
             let Some(j) = per_queue[q.idx()].pop(&|a, b| job_before(ssn, a, b)) else {
                 continue;
             };
+            if held_back[q.idx()] && !promised[j.idx()].get() {
+                // Its queue waits behind a reservation; only jobs promised room may still start.
+                continue;
+            }
             match self.allocate_job(ssn, j) {
                 Attempt::Placed(true) => {
                     promised[j.idx()].set(false);
                     per_queue[q.idx()].push(j, &|a, b| job_before(ssn, a, b));
                 }
                 Attempt::Placed(false) => {}
+                Attempt::Waits { disturbed: true, .. }
+                    if matches!(self.start_where_planned(ssn, j), Some(Attempt::Placed(_))) => {}
                 Attempt::Waits { blocks, pipelined, .. } => {
                     if blocks && ssn.policy.strict_order {
                         Self::block_queue(ssn, q, j, pipelined, &mut per_queue[q.idx()]);

@@ -29,7 +29,7 @@ use caldera_framework::order::{OrderedQueue, job_before, queue_before};
 use caldera_framework::placement::Placement;
 use caldera_framework::{Action, JobId, JobPhase, QueueId, Reservations, Session, Statement, TaskStatus};
 
-use super::allocate::{Allocate, Attempt};
+use super::allocate::{Allocate, Attempt, reserve};
 
 /// Configuration name.
 pub const NAME: &str = "backfill";
@@ -111,46 +111,24 @@ fn waiting(ssn: &Session) -> Vec<JobId> {
         .collect()
 }
 
-/// Tries to start `j` now; if it would take reserved room, once more on the nodes that hold no
-/// reservation (the node search prefers full nodes, which is often where reservations are).
+/// Tries to start `j` now; if it fits but would take reserved room, once more on the nodes the
+/// timeline found for it.
 fn try_start(ssn: &mut Session, j: JobId) -> Attempt {
     let allocate = Allocate::default();
     let attempt = allocate.allocate_job(ssn, j);
     let Attempt::Waits { disturbed: true, .. } = attempt else {
         return attempt;
     };
-    if ssn.snap.job(j).topology_key.is_some() {
-        return attempt;
-    }
-    let nodes = ssn.snap.nodes.len();
-    let tl = ssn.timeline();
-    let mask: Vec<bool> = (0..nodes)
-        .map(|i| tl.claims(caldera_framework::NodeId::from_idx(i)).is_empty())
-        .collect();
-    ssn.node_mask = Some(mask);
-    let second = allocate.allocate_job(ssn, j);
-    ssn.node_mask = None;
-    if !matches!(second, Attempt::Placed(_)) {
-        // The reason to report is the first one: it fits, but not without delaying someone.
-        let msg = "starting now would delay a job that holds a reservation".to_string();
-        for t in needed_tasks(ssn, j) {
-            ssn.record_unschedulable(t, msg.clone());
+    match allocate.start_where_planned(ssn, j) {
+        Some(placed @ Attempt::Placed(_)) => placed,
+        _ => {
+            // The reason to report is the first one: it fits, but not without delaying someone.
+            let msg = "starting now would delay a job that holds a reservation".to_string();
+            for t in needed_tasks(ssn, j) {
+                ssn.record_unschedulable(t, msg.clone());
+            }
+            attempt
         }
-        return attempt;
-    }
-    second
-}
-
-/// Reserves `j`'s earliest slot as a protected reservation; returns whether it got one.
-fn reserve(ssn: &mut Session, j: JobId) -> bool {
-    let tasks = needed_tasks(ssn, j);
-    let now = ssn.snap.now;
-    match ssn.plan(j, &tasks, now) {
-        Some(slot) => {
-            ssn.reserve(j, &slot, true);
-            true
-        }
-        None => false,
     }
 }
 

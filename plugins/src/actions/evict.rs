@@ -166,13 +166,13 @@ fn units(ssn: &Session, allowed: &[TaskId]) -> Vec<Unit> {
     out
 }
 
-/// How many of `j`'s pods may go one by one without the gang falling below minMember.
-fn surplus(ssn: &Session, j: JobId) -> usize {
-    let job = ssn.snap.job(j);
-    match job.disruption {
-        Disruption::Single => usize::MAX,
-        Disruption::All => 0,
-        Disruption::Gang => usize::try_from(job.ready.saturating_sub(job.min_member)).unwrap_or(0),
+/// Whether `j` may lose `pods` one by one: the gang (and each role) keeps its minimum, unless its
+/// group allows single disruptions.
+fn may_lose(ssn: &Session, j: JobId, pods: &[TaskId]) -> bool {
+    match ssn.snap.job(j).disruption {
+        Disruption::Single => true,
+        Disruption::All => false,
+        Disruption::Gang => crate::gang::keeps_gang_without(&ssn.snap, j, pods),
     }
 }
 
@@ -243,7 +243,10 @@ fn trial(
         };
         evictions.evict(ssn, v, j, kind.name(), reason);
     }
-    let (placement, _) = Allocate::default().place(ssn, j, tasks);
+    let Some(placement) = Allocate::default().place_job(ssn, j, tasks) else {
+        evictions.discard(ssn);
+        return None;
+    };
     let placed: Vec<TaskId> = placement
         .allocated()
         .map(|(t, _)| t)
@@ -294,7 +297,7 @@ fn narrow(ssn: &Session, chosen: &[Unit], used: &BTreeSet<NodeId>) -> Vec<Unit> 
         if needed.is_empty() {
             continue;
         }
-        if u.whole && needed.len() < u.pods.len() && needed.len() <= surplus(ssn, u.job) {
+        if u.whole && needed.len() < u.pods.len() && may_lose(ssn, u.job, &needed) {
             for t in needed {
                 out.push(Unit {
                     job: u.job,
@@ -364,7 +367,6 @@ fn evict_for(ssn: &mut Session, j: JobId, tasks: &[TaskId], rep: TaskId, kind: K
         room.add(&ssn.snap.node(n).future_idle().max_with(&Resources::new()));
     }
     let mut chosen: Vec<Unit> = Vec::new();
-    let mut taken_alone: BTreeMap<JobId, usize> = BTreeMap::new();
     let mut placed = false;
     for unit in units(ssn, &allowed) {
         if chosen.iter().any(|c| c.job == unit.job && c.whole) {
@@ -373,8 +375,16 @@ fn evict_for(ssn: &mut Session, j: JobId, tasks: &[TaskId], rep: TaskId, kind: K
         let mut next = chosen.clone();
         if unit.whole {
             next.retain(|c| c.job != unit.job);
-        } else if taken_alone.get(&unit.job).copied().unwrap_or(0) >= surplus(ssn, unit.job) {
-            continue;
+        } else {
+            let mut alone: Vec<TaskId> = chosen
+                .iter()
+                .filter(|c| c.job == unit.job)
+                .flat_map(|c| c.pods.iter().copied())
+                .collect();
+            alone.extend(unit.pods.iter().copied());
+            if !may_lose(ssn, unit.job, &alone) {
+                continue;
+            }
         }
         next.push(unit.clone());
         let victims = victims_of(&next, &order);
@@ -382,15 +392,12 @@ fn evict_for(ssn: &mut Session, j: JobId, tasks: &[TaskId], rep: TaskId, kind: K
             continue;
         }
         if unit.whole {
-            taken_alone.remove(&unit.job);
             // The gang's pods already counted in `room` as single units stay counted once.
             for c in chosen.iter().filter(|c| c.job == unit.job) {
                 for p in &c.pods {
                     room.sub(&ssn.snap.task(*p).spec.request);
                 }
             }
-        } else {
-            *taken_alone.entry(unit.job).or_default() += 1;
         }
         for p in &unit.pods {
             room.add(&ssn.snap.task(*p).spec.request);

@@ -310,6 +310,7 @@ mod tests {
             never_preempts: false,
             disruption: caldera_framework::Disruption::Gang,
             preempted: None,
+            reserved: false,
         });
         for (i, (phase, bound)) in pod_phases.iter().enumerate() {
             let mut r = PodRecord {

@@ -376,6 +376,7 @@ mod tests {
                 never_preempts: false,
                 disruption: caldera_framework::Disruption::Gang,
                 preempted: None,
+                reserved: false,
             },
             status: serde_json::Value::Null,
         })
