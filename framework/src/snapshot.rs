@@ -292,8 +292,36 @@ pub struct GroupRecord {
     pub disruption: Disruption,
     /// `caldera.dev/preempted-at` and `caldera.dev/preempted-by`.
     pub preempted: Option<Preempted>,
-    /// The group held a reservation in the driver's previous cycle (the driver remembers it).
-    pub reserved: bool,
+    /// The reservation the group held after the driver's previous cycle (the driver remembers
+    /// it; it is not an API field).
+    pub reserved: Option<ReservationRecord>,
+}
+
+/// A reservation as a driver remembers it between cycles: when, until when, and how much on
+/// which node (by name, since ids do not outlive a snapshot).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReservationRecord {
+    /// Start.
+    pub start: Millis,
+    /// Expected end.
+    pub end: Millis,
+    /// Amount per node name.
+    pub nodes: Vec<(String, Resources)>,
+}
+
+impl ReservationRecord {
+    /// The record of `slot` in snapshot `s`.
+    pub fn of(s: &Snapshot, slot: &crate::timeline::Slot) -> Self {
+        ReservationRecord {
+            start: slot.start,
+            end: slot.end,
+            nodes: slot
+                .nodes
+                .iter()
+                .map(|(n, r)| (s.node(*n).name.clone(), r.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// Assembles a [`Snapshot`] from records in any order.
@@ -457,7 +485,18 @@ impl SnapshotBuilder {
                 never_preempts: g.never_preempts || class_never_preempts,
                 disruption: g.disruption,
                 preempted: g.preempted,
-                reserved: g.reserved,
+                reserved: g.reserved.and_then(|r| {
+                    let nodes = r
+                        .nodes
+                        .into_iter()
+                        .map(|(name, amount)| node_ids.get(&name).map(|n| (*n, amount)))
+                        .collect::<Option<Vec<_>>>()?;
+                    Some(crate::timeline::Slot {
+                        start: r.start,
+                        end: r.end,
+                        nodes,
+                    })
+                }),
                 topology_key: g.topology_key,
                 expected_runtime: g.expected_runtime,
                 problem,
@@ -524,7 +563,7 @@ impl SnapshotBuilder {
                         never_preempts: false,
                         disruption: Disruption::Gang,
                         preempted: None,
-                        reserved: false,
+                        reserved: None,
                         topology_key: None,
                         expected_runtime: None,
                         problem,

@@ -237,6 +237,13 @@ impl Timeline {
         least
     }
 
+    /// Whether `slot` still fits: on each of its nodes, its amount during its whole interval.
+    pub fn fits(&self, slot: &Slot) -> bool {
+        slot.nodes
+            .iter()
+            .all(|(n, amount)| n.idx() < self.lines.len() && amount.fits_in(&self.capacity(*n, slot.start, slot.end)))
+    }
+
     /// Whether node `n`, as it stands, can still honour every claim on it from now on, in the
     /// resources `requested` names (a placement that makes this false disturbs a reservation).
     pub fn honours_claims(&self, n: NodeId, requested: &Resources) -> bool {

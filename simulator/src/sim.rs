@@ -526,7 +526,7 @@ impl Simulation {
             }
         }
         for g in &mut self.groups {
-            g.record.reserved = false;
+            g.record.reserved = None;
         }
         for (j, slot) in &outcome.reservations {
             let job = snap.job(*j);
@@ -535,7 +535,7 @@ impl Simulation {
                 .get(&(job.source, job.namespace.clone(), job.name.clone()))
             {
                 self.groups[gi].reserved_start.get_or_insert(slot.start);
-                self.groups[gi].record.reserved = true;
+                self.groups[gi].record.reserved = Some(caldera_framework::snapshot::ReservationRecord::of(&snap, slot));
             }
         }
         for bind in &outcome.binds {

@@ -201,7 +201,7 @@ impl ClusterBuilder {
             never_preempts: false,
             disruption: caldera_framework::Disruption::Gang,
             preempted: None,
-            reserved: false,
+            reserved: None,
         });
         let group = self.groups.len() - 1;
         let first = self.pods.len();

@@ -73,7 +73,7 @@ fn base(meta: &ObjectMeta, source: JobSource, now: Millis) -> Result<GroupRecord
         never_preempts: false,
         disruption: Disruption::Gang,
         preempted,
-        reserved: false,
+        reserved: None,
     })
 }
 
@@ -290,7 +290,7 @@ pub fn group_or_problem(
         never_preempts: false,
         disruption: Disruption::Gang,
         preempted: None,
-        reserved: false,
+        reserved: None,
     })
 }
 

@@ -125,8 +125,9 @@ pub struct JobInfo {
     /// When its pods were last evicted, and for whom (the preemption cool-down and the rule that a
     /// job never evicts the job that evicted it).
     pub preempted: Option<Preempted>,
-    /// It held a reservation in the previous cycle: a reservation once granted is honoured first.
-    pub reserved: bool,
+    /// The reservation it held after the previous cycle: a reservation once granted is kept
+    /// (honoured first, on the same nodes) while it still fits.
+    pub reserved: Option<crate::timeline::Slot>,
     /// Node label whose single domain must hold the whole gang.
     pub topology_key: Option<String>,
     /// `caldera.dev/expected-runtime` on the PodGroup: the default for its pods.

@@ -29,8 +29,9 @@
 use caldera_framework::estimate::{needed_tasks, share_room_at, total_request};
 use caldera_framework::order::OrderedQueue;
 use caldera_framework::placement::Placement;
+use caldera_framework::timeline::Slot;
 use caldera_framework::{
-    Action, ClassId, JobId, JobPhase, QueueId, Reservations, Session, Statement, TaskId, TaskStatus,
+    Action, ClassId, JobId, JobPhase, NodeId, QueueId, Reservations, Resources, Session, Statement, TaskId, TaskStatus,
 };
 
 use super::{job_before, queue_before, task_order};
@@ -375,12 +376,20 @@ impl Allocate {
         Some(stmt)
     }
 
-    /// Under a reservation policy, the jobs that held a reservation in the previous cycle come
-    /// first, oldest first, before any other job of any queue: each starts now if it can, else is
-    /// reserved again. A reservation once granted is therefore never taken by a job that was not
-    /// there to compete for it, and when the expected run times hold it never slips. Returns,
-    /// per queue, whether such a job holds its queue back (strict order); the jobs handled here
-    /// are removed from `candidates`.
+    /// Under a reservation policy, the jobs that held a reservation after the previous cycle come
+    /// first, before any other job of any queue, oldest first:
+    ///
+    /// 1. each keeps its reservation — same start, same nodes — while that still fits (the
+    ///    reservations were consistent with each other when made, and nothing since was allowed
+    ///    to disturb them); one that no longer fits (run times were longer than expected) or
+    ///    whose start has passed is planned again;
+    /// 2. each then moves earlier if it now can, without touching the others;
+    /// 3. those whose reservation starts now start, on exactly its nodes.
+    ///
+    /// So a reservation, once granted, is never taken by a job that was not there to compete for
+    /// it, and when the expected run times hold it never slips. Returns, per queue, whether such
+    /// a job holds its queue back (strict order); the jobs handled here are removed from
+    /// `candidates`.
     fn honour_reservations(&self, ssn: &mut Session, candidates: &mut Vec<JobId>) -> Vec<bool> {
         let mut held_back = vec![false; ssn.snap.queues.len()];
         if ssn.policy.reservations == Reservations::None {
@@ -389,25 +398,61 @@ impl Allocate {
         let mut earlier: Vec<JobId> = candidates
             .iter()
             .copied()
-            .filter(|j| ssn.snap.job(*j).reserved)
+            .filter(|j| ssn.snap.job(*j).reserved.is_some())
             .collect();
         earlier.sort_by(|a, b| {
             let (x, y) = (ssn.snap.job(*a), ssn.snap.job(*b));
             (x.created, &x.namespace, &x.name).cmp(&(y.created, &y.namespace, &y.name))
         });
+        let now = ssn.snap.now;
+        let mut lost: Vec<JobId> = Vec::new();
+        for &j in &earlier {
+            let Some(old) = ssn.snap.job(j).reserved.clone() else {
+                continue;
+            };
+            let tasks = needed_tasks(ssn, j);
+            let q = ssn.snap.job(j).queue;
+            let share_ok = share_room_at(ssn, q, &total_request(ssn, &tasks)).is_some_and(|t| t <= old.start);
+            if old.start >= now && share_ok && ssn.timeline().fits(&old) {
+                ssn.reserve(j, &old, true);
+            } else {
+                lost.push(j);
+            }
+        }
+        for j in lost {
+            reserve(ssn, j);
+        }
+        for &j in &earlier {
+            let Some(kept) = ssn.outcome.reservations.get(&j).cloned() else {
+                continue;
+            };
+            if kept.start <= now {
+                continue;
+            }
+            ssn.unreserve(j);
+            let tasks = needed_tasks(ssn, j);
+            let q = ssn.snap.job(j).queue;
+            let sooner = share_room_at(ssn, q, &total_request(ssn, &tasks))
+                .and_then(|from| ssn.plan(j, &tasks, from))
+                .filter(|s| s.start < kept.start);
+            ssn.reserve(j, sooner.as_ref().unwrap_or(&kept), true);
+        }
         for j in earlier {
             let q = ssn.snap.job(j).queue;
-            let attempt = match self.allocate_job(ssn, j) {
-                Attempt::Waits { disturbed: true, .. } => self.start_where_planned(ssn, j).unwrap_or(Attempt::Waits {
-                    blocks: true,
-                    pipelined: false,
-                    disturbed: true,
-                }),
-                other => other,
+            candidates.retain(|c| *c != j);
+            let Some(slot) = ssn.outcome.reservations.get(&j).cloned() else {
+                // No room by its queue's share, or it never fits: it waits, holding nothing.
+                held_back[q.idx()] |= ssn.policy.strict_order;
+                continue;
             };
+            if slot.start > now {
+                held_back[q.idx()] |= ssn.policy.strict_order;
+                continue;
+            }
+            ssn.unreserve(j);
+            let attempt = self.start_on_slot(ssn, j, &slot);
             match attempt {
-                // More pods beyond its gang: they take their normal turn.
-                Attempt::Placed(true) => continue,
+                Attempt::Placed(true) => candidates.push(j),
                 Attempt::Placed(false) => {}
                 Attempt::Waits { blocks, pipelined, .. } => {
                     if blocks && !pipelined {
@@ -416,32 +461,49 @@ impl Allocate {
                     held_back[q.idx()] |= blocks && ssn.policy.strict_order;
                 }
             }
-            candidates.retain(|c| *c != j);
         }
         held_back
     }
 
     /// `j` fits now by the timeline but the node search put it where it would take room a
-    /// reservation needs (the search prefers full nodes, often the reserved ones): tries again on
-    /// exactly the nodes the timeline found for it.
+    /// reservation needs (the search prefers full nodes, often the reserved ones): tries again
+    /// exactly where the timeline found room for it.
     pub(crate) fn start_where_planned(&self, ssn: &mut Session, j: JobId) -> Option<Attempt> {
-        if ssn.snap.job(j).topology_key.is_some() {
-            return None;
-        }
         let tasks = needed_tasks(ssn, j);
         let now = ssn.snap.now;
         let slot = ssn.plan(j, &tasks, now)?;
         if slot.start != now {
             return None;
         }
-        let mut mask = vec![false; ssn.snap.nodes.len()];
-        for (n, _) in &slot.nodes {
-            mask[n.idx()] = true;
+        Some(self.start_on_slot(ssn, j, &slot))
+    }
+
+    /// Starts `j`'s gang exactly as `slot` says: each pod on a node of the slot with room left in
+    /// the slot's amount for it (and room on the node, and predicates that admit it).
+    pub(crate) fn start_on_slot(&self, ssn: &mut Session, j: JobId, slot: &Slot) -> Attempt {
+        let tasks = needed_tasks(ssn, j);
+        let mut stmt = Statement::new();
+        unnominate_job(ssn, &mut stmt, j);
+        let mut left: Vec<(NodeId, Resources)> = slot.nodes.clone();
+        for &t in &tasks {
+            let req = ssn.snap.task(t).spec.request.clone();
+            let q = ssn.snap.job(j).queue;
+            if !ssn.plugins.allocatable(&ssn.snap, q, t) {
+                break;
+            }
+            let found = left.iter().position(|(n, quota)| {
+                req.fits_in(quota)
+                    && req.fits_in(&ssn.snap.node(*n).idle())
+                    && req.fits_in(&ssn.snap.node(*n).future_idle())
+                    && ssn.plugins.predicate(&ssn.snap, t, *n).is_ok()
+            });
+            let Some(i) = found else { break };
+            let n = left[i].0;
+            left[i].1.sub(&req);
+            stmt.allocate(ssn, t, n);
         }
-        ssn.node_mask = Some(mask);
-        let attempt = self.allocate_job(ssn, j);
-        ssn.node_mask = None;
-        Some(attempt)
+        let more_left = ssn.snap.pending_count(j) > 0;
+        Self::settle(ssn, j, stmt, more_left)
     }
 
     /// `j` cannot start and holds up queue `q` (strict order): under a reservation policy it gets

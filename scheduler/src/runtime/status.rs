@@ -310,7 +310,7 @@ mod tests {
             never_preempts: false,
             disruption: caldera_framework::Disruption::Gang,
             preempted: None,
-            reserved: false,
+            reserved: None,
         });
         for (i, (phase, bound)) in pod_phases.iter().enumerate() {
             let mut r = PodRecord {

@@ -376,7 +376,7 @@ mod tests {
                 never_preempts: false,
                 disruption: caldera_framework::Disruption::Gang,
                 preempted: None,
-                reserved: false,
+                reserved: None,
             },
             status: serde_json::Value::Null,
         })
