@@ -274,6 +274,7 @@ impl Scheduler {
         for e in &outcome.evictions {
             let t = snap.task(e.task);
             self.metrics.eviction(e.action);
+            self.store.evicting((t.namespace.clone(), t.name.clone()), now);
             self.writer
                 .evict((t.namespace.clone(), t.name.clone()), t.uid.clone(), e.reason.clone());
             let victim = snap.job(t.job);
@@ -286,7 +287,13 @@ impl Scheduler {
         }
         for ((kind, key), (source, by)) in groups {
             let at = rfc3339(now);
-            self.store.mark_preempted((kind, key.clone()), Preempted { at: now, by: by.clone() });
+            self.store.mark_preempted(
+                (kind, key.clone()),
+                Preempted {
+                    at: now,
+                    by: by.clone(),
+                },
+            );
             let mut a = BTreeMap::new();
             a.insert(labels::PREEMPTED_AT.to_string(), Some(at));
             a.insert(labels::PREEMPTED_BY.to_string(), Some(by));
@@ -441,7 +448,8 @@ impl Scheduler {
                 // The condition says when the gang is expected to start; the event does not, so an
                 // estimate moving does not raise a new event.
                 let mut shown = st.clone();
-                if let (Some(JobCondition::Unschedulable { message, .. }), Some(at)) = (&mut shown.condition, estimate) {
+                if let (Some(JobCondition::Unschedulable { message, .. }), Some(at)) = (&mut shown.condition, estimate)
+                {
                     message.push_str(&format!("; expected to start at {} (estimate)", rfc3339(at)));
                 }
                 let desired = match job.source {

@@ -151,6 +151,7 @@ pub struct Store {
     expected: BTreeSet<Kind>,
     assumed: BTreeMap<Key, Assumed>,
     nominated: BTreeMap<Key, Assumed>,
+    evicting: BTreeMap<Key, Millis>,
     reservations: BTreeMap<(Kind, Key), ReservationRecord>,
     preempted: BTreeMap<(Kind, Key), Preempted>,
     period: Millis,
@@ -207,6 +208,7 @@ impl Store {
                 if kind == Kind::Pod {
                     self.assumed.remove(&key);
                     self.nominated.remove(&key);
+                    self.evicting.remove(&key);
                 }
                 if let Some(buffer) = self.relisting.get_mut(&kind) {
                     buffer.remove(&key);
@@ -221,6 +223,7 @@ impl Store {
                         // Assumptions about pods that no longer exist are void.
                         self.assumed.retain(|k, _| buffer.contains_key(k));
                         self.nominated.retain(|k, _| buffer.contains_key(k));
+                        self.evicting.retain(|k, _| buffer.contains_key(k));
                     }
                     self.entries.insert(kind, buffer);
                 }
@@ -261,8 +264,17 @@ impl Store {
     /// Drops `pod`'s nomination; returns whether it had one (or the API shows one).
     pub fn forget_nomination(&mut self, pod: &Key) -> bool {
         self.generation += 1;
-        let api_has = matches!(self.get(Kind::Pod, pod), Some(Entry::Pod(PodEntry::Valid(p))) if p.nominated_node.is_some());
+        let api_has =
+            matches!(self.get(Kind::Pod, pod), Some(Entry::Pod(PodEntry::Valid(p))) if p.nominated_node.is_some());
         self.nominated.remove(pod).is_some() || api_has
+    }
+
+    /// Records that this process is evicting `pod`: until the watch shows it gone, snapshots show
+    /// it as being deleted (releasing its node), so the room it frees is promised to its
+    /// preemptor and it is never chosen as a victim again.
+    pub fn evicting(&mut self, pod: Key, now: Millis) {
+        self.generation += 1;
+        self.evicting.insert(pod, now);
     }
 
     /// The reservations the last cycle made, by PodGroup, for the next cycle to keep.
@@ -296,6 +308,7 @@ impl Store {
     /// carries them by then, or they are void).
     pub fn expire_assumptions(&mut self, now: Millis, ttl: Millis) -> usize {
         self.nominated.retain(|_, a| now - a.at <= ttl);
+        self.evicting.retain(|_, at| now - *at <= ttl);
         self.preempted.retain(|_, p| now - p.at <= ttl);
         let before = self.assumed.len();
         self.assumed.retain(|_, a| now - a.at <= ttl);
@@ -377,6 +390,9 @@ impl Store {
                 }
                 if let Some(n) = self.nominated.get(key) {
                     p.nominated_node = Some(n.node.clone());
+                }
+                if self.evicting.contains_key(key) && p.node_name.is_some() {
+                    p.deleting = true;
                 }
                 b.pod(p);
             }
@@ -593,6 +609,64 @@ mod tests {
         assert_eq!(s.expire_assumptions(1000, 800), 0);
         assert_eq!(s.expire_assumptions(1200, 800), 1);
         assert_eq!(s.assumed_count(), 0);
+    }
+
+    #[test]
+    fn decisions_the_api_does_not_show_yet_are_laid_over_the_snapshot() {
+        let names = ResourceNames::default();
+        let mut s = Store::new([Kind::Node, Kind::Pod, Kind::VolcanoGroup]);
+        s.apply(Change::Upsert(Kind::Node, key("", "n1"), Box::new(node("n1"))));
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "victim"),
+            Box::new(pod("ns", "victim", Some("n1"))),
+        ));
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "waiter"),
+            Box::new(pod("ns", "waiter", None)),
+        ));
+        s.apply(Change::Upsert(
+            Kind::VolcanoGroup,
+            key("ns", "g"),
+            Box::new(group("g", 1)),
+        ));
+        s.set_period(250);
+        s.evicting(key("ns", "victim"), 100);
+        assert!(s.nominate(key("ns", "waiter"), "n1".into(), 100));
+        assert!(
+            !s.nominate(key("ns", "waiter"), "n1".into(), 150),
+            "the same nomination is no news"
+        );
+        s.mark_preempted(
+            (Kind::VolcanoGroup, key("ns", "g")),
+            Preempted {
+                at: 100,
+                by: "ns/other".into(),
+            },
+        );
+        let slot = ReservationRecord {
+            start: 5000,
+            end: 9000,
+            nodes: vec![("n1".into(), caldera_framework::Resources::new())],
+        };
+        s.set_reservations([((Kind::VolcanoGroup, key("ns", "g")), slot.clone())].into());
+        let snap = s.snapshot(&names, 200);
+        assert_eq!(snap.period, 250);
+        let task = |name: &str| snap.tasks.iter().find(|t| t.name == name).expect("task");
+        assert_eq!(task("victim").status, TaskStatus::Releasing, "being evicted");
+        assert_eq!(task("waiter").nominated, snap.node_by_name("n1"));
+        let g = snap.jobs.iter().find(|j| j.name == "g").expect("group");
+        assert_eq!(g.preempted.as_ref().map(|p| p.by.as_str()), Some("ns/other"));
+        assert_eq!(g.reserved.as_ref().map(|r| (r.start, r.end)), Some((5000, 9000)));
+
+        // The waiter is bound: its nomination is over. The victim is gone: so is its mark.
+        s.assume(key("ns", "waiter"), "n1".into(), 300);
+        s.apply(Change::Delete(Kind::Pod, key("ns", "victim")));
+        let snap = s.snapshot(&names, 300);
+        assert!(snap.tasks.iter().all(|t| t.nominated.is_none()));
+        assert_eq!(snap.tasks.len(), 1);
+        assert!(!s.forget_nomination(&key("ns", "waiter")));
     }
 
     #[test]
