@@ -71,6 +71,36 @@ impl Default for StartPolicy {
     }
 }
 
+impl std::fmt::Display for StartPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let order = if self.strict_order {
+            "strict queue order"
+        } else {
+            "greedy (any job that fits)"
+        };
+        let reservations = match self.reservations {
+            Reservations::None => "no reservations".to_string(),
+            Reservations::Easy => "EASY backfill (the first waiting job of each queue is reserved)".to_string(),
+            Reservations::Conservative(k) => {
+                format!("conservative backfill (the first {k} waiting jobs of each queue are reserved)")
+            }
+        };
+        let runtime = self.default_runtime.map_or(
+            "none (pods that give none run forever)".to_string(),
+            crate::duration::format_duration,
+        );
+        write!(f, "{order}, {reservations}")?;
+        if let Some(t) = self.starvation_threshold {
+            write!(f, ", starving after {}", crate::duration::format_duration(t))?;
+        }
+        write!(
+            f,
+            "; default expected run time {runtime}; {} start estimates per queue",
+            self.estimate_depth
+        )
+    }
+}
+
 /// `Millis::MAX`: "never", for pods expected to run forever.
 pub const NEVER: Millis = Millis::MAX;
 

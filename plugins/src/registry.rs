@@ -302,3 +302,65 @@ impl Pipeline {
         ssn.close()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Result<Pipeline, ConfigError> {
+        Pipeline::from_config(&SchedulerConfig::parse(yaml)?)
+    }
+
+    fn policy(yaml: &str) -> StartPolicy {
+        match load(yaml) {
+            Ok(p) => p.policy().clone(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn start_policy_arguments_are_read_and_checked() {
+        let p = policy(
+            "actions: \"allocate, backfill\"\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: 2h, estimate-depth: 5}\n- name: backfill\n  arguments: {mode: conservative, reservation-depth: 3, starvation-threshold: 6h}\n",
+        );
+        assert!(p.strict_order, "reservations imply queue order");
+        assert_eq!(p.reservations, Reservations::Conservative(3));
+        assert_eq!(p.default_runtime, Some(7_200_000));
+        assert_eq!(p.estimate_depth, 5);
+        assert_eq!(p.starvation_threshold, Some(6 * 3_600_000));
+        let p = policy(
+            "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: none}\n",
+        );
+        assert_eq!(p.default_runtime, None);
+        let p = policy("actions: allocate\nconfigurations:\n- name: backfill\n  arguments: {mode: easy}\n");
+        assert_eq!(
+            p.reservations,
+            Reservations::None,
+            "arguments of an action that is not listed are ignored"
+        );
+        for bad in [
+            "actions: backfill\nconfigurations:\n- name: backfill\n  arguments: {mode: sometimes}\n",
+            "actions: backfill\nconfigurations:\n- name: backfill\n  arguments: {mode: conservative, reservation-depth: 0}\n",
+            "actions: \"allocate, backfill\"\nconfigurations:\n- name: allocate\n  arguments: {strict-order: false}\n- name: backfill\n  arguments: {mode: easy}\n",
+            "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: soon}\n",
+            "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {estimate-depth: -1}\n",
+            "actions: backfill\nconfigurations:\n- name: backfill\n  arguments: {starvation-threshold: 0s}\n",
+            "actions: preempt\nconfigurations:\n- name: preempt\n  arguments: {cooldown: -5m}\n",
+        ] {
+            assert!(load(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_action_arguments_are_reported_once() {
+        let p = load(
+            "actions: \"allocate, preempt\"\nconfigurations:\n- name: preempt\n  arguments: {enableTopologyAwarePreemption: true}\n",
+        )
+        .expect("loads");
+        assert_eq!(
+            p.warnings,
+            ["action preempt: unknown argument \"enableTopologyAwarePreemption\" ignored"]
+        );
+        assert_eq!(p.action_names(), ["allocate", "preempt"]);
+    }
+}
