@@ -46,13 +46,10 @@ fn kind(source: JobSource) -> &'static str {
 /// What every API shares: identity, creation time, `volcano.sh/preemptable`, the topology-key,
 /// expected-runtime and preemption-history annotations. Gang fields are left for the caller.
 fn base(meta: &ObjectMeta, source: JobSource, now: Millis) -> Result<GroupRecord, FieldError> {
-    let preempted = match time_annotation(meta, labels::PREEMPTED_AT)? {
-        Some(at) => Some(Preempted {
-            at,
-            by: non_empty(meta.annotations.as_ref().and_then(|a| a.get(labels::PREEMPTED_BY))).unwrap_or_default(),
-        }),
-        None => None,
-    };
+    let preempted = time_annotation(meta, labels::PREEMPTED_AT)?.map(|at| Preempted {
+        at,
+        by: non_empty(meta.annotations.as_ref().and_then(|a| a.get(labels::PREEMPTED_BY))).unwrap_or_default(),
+    });
     Ok(GroupRecord {
         source,
         uid: meta.uid.clone().unwrap_or_default(),

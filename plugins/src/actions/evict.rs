@@ -72,7 +72,7 @@ fn may_lose_pods(ssn: &Session, job: JobId, preemptor: JobId, cooldown: Millis) 
         return false;
     }
     // A job never evicts the job that evicted it, so two jobs cannot take turns.
-    !s.job(preemptor).preempted.as_ref().is_some_and(|p| p.by == v.key())
+    s.job(preemptor).preempted.as_ref().is_none_or(|p| p.by != v.key())
 }
 
 /// Running pods the action may consider, cheapest first.
