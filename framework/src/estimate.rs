@@ -19,6 +19,7 @@ use crate::model::{JobId, Millis, QueueId, TaskId, TaskStatus};
 use crate::order::{OrderedQueue, job_before, queue_before, task_order};
 use crate::resource::Resources;
 use crate::session::Session;
+use crate::timeline::Slot;
 
 /// The pending pods of `j` a start needs: in task order, as many as the gang still lacks (all of
 /// them when roles have their own minimums).
@@ -50,37 +51,108 @@ fn waiting(ssn: &Session, j: JobId) -> bool {
         && ssn.plugins.job_valid(s, j).is_none()
 }
 
-/// The earliest time at which queue `q` has room in its deserved share for `need` more, as its
-/// own pods end by their expected run times: now if it has room already; `None` if it never will.
-/// Without a plugin that computes deserved shares the share holds nothing back: now.
-pub fn share_room_at(ssn: &Session, q: QueueId, need: &Resources) -> Option<Millis> {
+/// The earliest time at which `j`'s queue has room in its deserved share for `tasks` (the pods
+/// the job still needs) for as long as they are expected to run: the queue's own pods end by their
+/// expected run times, and the reservations of the cycle for other jobs of the queue hold the share
+/// while they are due to run. Now if there is room already; `None` if there never will be (the job
+/// alone is more than the share). Without a plugin that computes deserved shares the share holds
+/// nothing back: now.
+pub fn share_room_at(ssn: &Session, j: JobId, tasks: &[TaskId]) -> Option<Millis> {
+    share_room_from(ssn, j, tasks, ssn.snap.now)
+}
+
+/// As [`share_room_at`], not before `from`.
+pub fn share_room_from(ssn: &Session, j: JobId, tasks: &[TaskId], from: Millis) -> Option<Millis> {
     let s = &ssn.snap;
+    let from = from.max(s.now);
+    let q = s.job(j).queue;
     let Some(deserved) = ssn.plugins.queue_deserved(s, q) else {
-        return Some(s.now);
+        return Some(from);
+    };
+    let need = total_request(ssn, tasks);
+    let duration = tasks
+        .iter()
+        .map(|t| ssn.policy.runtime(s, *t))
+        .try_fold(0, |acc: Millis, rt| rt.map(|rt| acc.max(rt)));
+    let mut ends: Vec<(Millis, Resources)> = s
+        .jobs
+        .iter()
+        .filter(|job| job.queue == q)
+        .flat_map(|job| job.tasks.iter().copied())
+        .filter(|t| {
+            let st = s.task(*t).status;
+            st.occupies_node() && st != TaskStatus::Releasing
+        })
+        .map(|t| (ssn.policy.expected_end(s, t), s.task(t).spec.request.clone()))
+        .filter(|(end, _)| *end != crate::policy::NEVER)
+        .collect();
+    ends.sort_by_key(|(t, _)| *t);
+    let claims: Vec<(Millis, Millis, Resources)> = ssn
+        .outcome
+        .reservations
+        .iter()
+        .filter(|(other, _)| **other != j && s.job(**other).queue == q)
+        .map(|(_, slot)| {
+            let mut amount = Resources::new();
+            for (_, r) in &slot.nodes {
+                amount.add(r);
+            }
+            (slot.start, slot.end, amount)
+        })
+        .collect();
+    let held_at = |t: Millis| {
+        let mut held = s.queue(q).allocated.clone();
+        for (_, r) in ends.iter().take_while(|(end, _)| *end <= t) {
+            held.sub(r);
+        }
+        for (start, end, amount) in &claims {
+            if *start <= t && t < *end {
+                held.add(amount);
+            }
+        }
+        held
     };
     let fits = |held: &Resources| {
-        held.plus(need)
+        held.plus(&need)
             .iter()
             .all(|(id, v)| id == crate::resource::PODS || need.get(id) <= 0 || v <= deserved.get(id))
     };
-    let mut held = s.queue(q).allocated.clone();
-    if fits(&held) {
-        return Some(s.now);
-    }
-    let mut ends: Vec<(Millis, TaskId)> = s
-        .tasks
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.status.occupies_node() && t.status != TaskStatus::Releasing && s.job(t.job).queue == q)
-        .map(|(i, _)| (ssn.policy.expected_end(s, TaskId::from_idx(i)), TaskId::from_idx(i)))
-        .filter(|(end, _)| *end != crate::policy::NEVER)
-        .collect();
-    ends.sort_unstable();
-    for (end, t) in ends {
-        held.sub(&s.task(t).spec.request);
-        if fits(&held) {
-            return Some(end);
+    let mut times: Vec<Millis> = vec![from];
+    times.extend(ends.iter().map(|(t, _)| *t).filter(|t| *t > from));
+    times.extend(
+        claims
+            .iter()
+            .map(|(_, end, _)| *end)
+            .filter(|t| *t > from && *t != crate::policy::NEVER),
+    );
+    times.sort_unstable();
+    times.dedup();
+    times.into_iter().find(|&t| {
+        let until = duration.map_or(crate::policy::NEVER, |d| t.saturating_add(d));
+        std::iter::once(t)
+            .chain(
+                claims
+                    .iter()
+                    .map(|(start, _, _)| *start)
+                    .filter(|c| *c > t && *c < until),
+            )
+            .all(|at| fits(&held_at(at)))
+    })
+}
+
+/// The earliest slot at which `tasks` of `j` fit both on the nodes and in the queue's share, not
+/// before `not_before`: the node plan and the share are tried in turn until they agree (a bounded
+/// number of times; `None` past that, or if either never allows it).
+pub fn plan_within_share(ssn: &mut Session, j: JobId, tasks: &[TaskId], not_before: Millis) -> Option<Slot> {
+    let mut from = not_before;
+    for _ in 0..16 {
+        let t = share_room_from(ssn, j, tasks, from)?;
+        let slot = ssn.plan(j, tasks, t)?;
+        let again = share_room_from(ssn, j, tasks, slot.start)?;
+        if again == slot.start {
+            return Some(slot);
         }
+        from = again;
     }
     None
 }
@@ -140,7 +212,7 @@ pub(crate) fn estimate_starts(ssn: &mut Session) {
                 last.insert(q, start);
                 continue;
             }
-            let mut not_before = if ssn.policy.strict_order {
+            let not_before = if ssn.policy.strict_order {
                 last.get(&q).copied().unwrap_or(ssn.snap.now)
             } else {
                 ssn.snap.now
@@ -148,11 +220,7 @@ pub(crate) fn estimate_starts(ssn: &mut Session) {
             let tasks = needed_tasks(ssn, j);
             // A queue with no room left in its share starts nothing before enough of its own
             // pods end, whatever the nodes have free.
-            match share_room_at(ssn, q, &total_request(ssn, &tasks)) {
-                Some(t) => not_before = not_before.max(t),
-                None => continue,
-            }
-            if let Some(slot) = ssn.plan(j, &tasks, not_before) {
+            if let Some(slot) = plan_within_share(ssn, j, &tasks, not_before) {
                 last.insert(q, slot.start);
                 ssn.reserve(j, &slot, false);
             }

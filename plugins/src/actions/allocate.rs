@@ -26,7 +26,7 @@
 //! room; if it still cannot be placed although nothing is being released on those nodes any more,
 //! the promise is dropped.
 
-use caldera_framework::estimate::{needed_tasks, share_room_at, total_request};
+use caldera_framework::estimate::{needed_tasks, plan_within_share, share_room_from};
 use caldera_framework::order::OrderedQueue;
 use caldera_framework::placement::Placement;
 use caldera_framework::timeline::Slot;
@@ -207,7 +207,7 @@ impl Allocate {
             .map(|(t, _)| t)
             .chain(stmt.pipelined().into_iter().map(|(t, _)| t))
             .collect();
-        if !placed.is_empty() && ssn.disturbs_reservations(&placed) {
+        if !placed.is_empty() && (ssn.disturbs_reservations(&placed) || disturbs_share(ssn, j)) {
             stmt.discard(ssn);
             let msg = "starting now would delay a job that holds a reservation".to_string();
             for t in placed {
@@ -411,9 +411,9 @@ impl Allocate {
                 continue;
             };
             let tasks = needed_tasks(ssn, j);
-            let q = ssn.snap.job(j).queue;
-            let share_ok = share_room_at(ssn, q, &total_request(ssn, &tasks)).is_some_and(|t| t <= old.start);
-            if old.start >= now && share_ok && ssn.timeline().fits(&old) {
+            let share_ok = share_room_from(ssn, j, &tasks, old.start) == Some(old.start);
+            let fits_now = ssn.timeline().fits(&old);
+            if old.start >= now && share_ok && fits_now {
                 ssn.reserve(j, &old, true);
             } else {
                 lost.push(j);
@@ -431,10 +431,7 @@ impl Allocate {
             }
             ssn.unreserve(j);
             let tasks = needed_tasks(ssn, j);
-            let q = ssn.snap.job(j).queue;
-            let sooner = share_room_at(ssn, q, &total_request(ssn, &tasks))
-                .and_then(|from| ssn.plan(j, &tasks, from))
-                .filter(|s| s.start < kept.start);
+            let sooner = plan_within_share(ssn, j, &tasks, now).filter(|s| s.start < kept.start);
             ssn.reserve(j, sooner.as_ref().unwrap_or(&kept), true);
         }
         for j in earlier {
@@ -532,16 +529,26 @@ impl Allocate {
     }
 }
 
+/// Whether `j`'s placement (in the session, not committed) takes share a reservation of its queue
+/// needs: with it running, another job of the queue that holds a reservation would no longer have
+/// room in the queue's deserved share when its reservation starts.
+fn disturbs_share(ssn: &Session, j: JobId) -> bool {
+    let q = ssn.snap.job(j).queue;
+    ssn.outcome.reservations.iter().any(|(r, slot)| {
+        *r != j && ssn.snap.job(*r).queue == q && {
+            let tasks = needed_tasks(ssn, *r);
+            share_room_from(ssn, *r, &tasks, slot.start) != Some(slot.start)
+        }
+    })
+}
+
 /// Gives `j` a reservation at its earliest slot once its queue's deserved share has room for it
 /// too (else it would hold nodes idle that its queue may not use then); returns whether it got
 /// one.
 pub(crate) fn reserve(ssn: &mut Session, j: JobId) -> bool {
     let tasks = needed_tasks(ssn, j);
-    let q = ssn.snap.job(j).queue;
-    let Some(share_from) = share_room_at(ssn, q, &total_request(ssn, &tasks)) else {
-        return false;
-    };
-    match ssn.plan(j, &tasks, share_from) {
+    let now = ssn.snap.now;
+    match plan_within_share(ssn, j, &tasks, now) {
         Some(slot) => {
             ssn.reserve(j, &slot, true);
             true
