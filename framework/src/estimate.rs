@@ -57,15 +57,18 @@ fn waiting(ssn: &Session, j: JobId) -> bool {
 /// while they are due to run. Now if there is room already; `None` if there never will be (the job
 /// alone is more than the share). Without a plugin that computes deserved shares the share holds
 /// nothing back: now.
-pub fn share_room_at(ssn: &Session, j: JobId, tasks: &[TaskId]) -> Option<Millis> {
-    share_room_from(ssn, j, tasks, ssn.snap.now)
+pub fn share_room_at(ssn: &mut Session, j: JobId, tasks: &[TaskId]) -> Option<Millis> {
+    let now = ssn.snap.now;
+    share_room_from(ssn, j, tasks, now)
 }
 
 /// As [`share_room_at`], not before `from`.
-pub fn share_room_from(ssn: &Session, j: JobId, tasks: &[TaskId], from: Millis) -> Option<Millis> {
+pub fn share_room_from(ssn: &mut Session, j: JobId, tasks: &[TaskId], from: Millis) -> Option<Millis> {
+    let q = ssn.snap.job(j).queue;
+    ssn.refresh_queue_ends(q);
+    let ssn: &Session = ssn;
     let s = &ssn.snap;
     let from = from.max(s.now);
-    let q = s.job(j).queue;
     let Some(deserved) = ssn.plugins.queue_deserved(s, q) else {
         return Some(from);
     };
@@ -74,19 +77,7 @@ pub fn share_room_from(ssn: &Session, j: JobId, tasks: &[TaskId], from: Millis) 
         .iter()
         .map(|t| ssn.policy.runtime(s, *t))
         .try_fold(0, |acc: Millis, rt| rt.map(|rt| acc.max(rt)));
-    let mut ends: Vec<(Millis, Resources)> = s
-        .jobs
-        .iter()
-        .filter(|job| job.queue == q)
-        .flat_map(|job| job.tasks.iter().copied())
-        .filter(|t| {
-            let st = s.task(*t).status;
-            st.occupies_node() && st != TaskStatus::Releasing
-        })
-        .map(|t| (ssn.policy.expected_end(s, t), s.task(t).spec.request.clone()))
-        .filter(|(end, _)| *end != crate::policy::NEVER)
-        .collect();
-    ends.sort_by_key(|(t, _)| *t);
+    let ends = ssn.queue_ends(q);
     let claims: Vec<(Millis, Millis, Resources)> = ssn
         .outcome
         .reservations
@@ -155,6 +146,33 @@ pub fn plan_within_share(ssn: &mut Session, j: JobId, tasks: &[TaskId], not_befo
         from = again;
     }
     None
+}
+
+/// When the pods of queue `q` holding nodes are expected to end, with what they hold, merged by
+/// time (pods that never end left out).
+pub(crate) fn queue_ends(ssn: &Session, q: QueueId) -> Vec<(Millis, Resources)> {
+    let s = &ssn.snap;
+    let mut ends: Vec<(Millis, TaskId)> = s
+        .jobs
+        .iter()
+        .filter(|job| job.queue == q)
+        .flat_map(|job| job.tasks.iter().copied())
+        .filter(|t| {
+            let st = s.task(*t).status;
+            st.occupies_node() && st != TaskStatus::Releasing
+        })
+        .map(|t| (ssn.policy.expected_end(s, t), t))
+        .filter(|(end, _)| *end != crate::policy::NEVER)
+        .collect();
+    ends.sort_unstable();
+    let mut merged: Vec<(Millis, Resources)> = Vec::new();
+    for (end, t) in ends {
+        match merged.last_mut() {
+            Some((at, r)) if *at == end => r.add(&s.task(t).spec.request),
+            _ => merged.push((end, s.task(t).spec.request.clone())),
+        }
+    }
+    merged
 }
 
 /// What `tasks` request together.

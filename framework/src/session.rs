@@ -40,6 +40,9 @@ pub struct Session {
     timeline: Option<Timeline>,
     /// Per equivalence class, the nodes whose predicates admit it (for planning; computed once).
     eligible: Vec<Option<Vec<bool>>>,
+    /// Per queue, when its pods end (see [`crate::estimate::share_room_at`]), with the length of
+    /// the change log it reflects.
+    queue_ends: BTreeMap<crate::QueueId, (usize, Vec<(Millis, crate::Resources)>)>,
 }
 
 impl Session {
@@ -60,7 +63,23 @@ impl Session {
             kept: Vec::new(),
             timeline: None,
             eligible: vec![None; classes],
+            queue_ends: BTreeMap::new(),
         }
+    }
+
+    /// Recomputes queue `q`'s expected pod ends if anything changed since they were last computed.
+    pub(crate) fn refresh_queue_ends(&mut self, q: crate::QueueId) {
+        let version = self.changes.len();
+        if self.queue_ends.get(&q).is_some_and(|(v, _)| *v == version) {
+            return;
+        }
+        let ends = crate::estimate::queue_ends(self, q);
+        self.queue_ends.insert(q, (version, ends));
+    }
+
+    /// Queue `q`'s expected pod ends as last refreshed.
+    pub(crate) fn queue_ends(&self, q: crate::QueueId) -> &[(Millis, crate::Resources)] {
+        self.queue_ends.get(&q).map_or(&[], |(_, e)| e.as_slice())
     }
 
     /// The cluster's free capacity over time as the session stands, with this cycle's

@@ -272,7 +272,7 @@ impl Timeline {
             total.add(&g.request.scaled(i64::from(g.count)));
         }
         // Everything that can change what an eligible node has free after t0, in time order.
-        let mut events: Vec<(Millis, Resources)> = Vec::new();
+        let mut events: Vec<(Millis, Option<&Resources>)> = Vec::new();
         let mut claims: Vec<&Claim> = Vec::new();
         let mut agg = Resources::new();
         for n in (0..n_nodes).filter(|i| eligible[*i]).map(NodeId::from_idx) {
@@ -282,13 +282,13 @@ impl Timeline {
                 if *at <= t0 {
                     agg.add(r);
                 } else {
-                    events.push((*at, r.clone()));
+                    events.push((*at, Some(r)));
                 }
             }
             for c in self.all_claims(n) {
                 claims.push(c);
                 if c.end > t0 && c.end != NEVER {
-                    events.push((c.end, Resources::new()));
+                    events.push((c.end, None));
                 }
             }
         }
@@ -301,7 +301,9 @@ impl Timeline {
         let last = times.len() - 1;
         for (i, &t) in times.iter().enumerate() {
             while next_event < events.len() && events[next_event].0 <= t {
-                agg.add(&events[next_event].1);
+                if let Some(r) = events[next_event].1 {
+                    agg.add(r);
+                }
                 next_event += 1;
             }
             if attempts >= MAX_ATTEMPTS && i != last {

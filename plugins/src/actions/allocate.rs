@@ -532,13 +532,18 @@ impl Allocate {
 /// Whether `j`'s placement (in the session, not committed) takes share a reservation of its queue
 /// needs: with it running, another job of the queue that holds a reservation would no longer have
 /// room in the queue's deserved share when its reservation starts.
-fn disturbs_share(ssn: &Session, j: JobId) -> bool {
+fn disturbs_share(ssn: &mut Session, j: JobId) -> bool {
     let q = ssn.snap.job(j).queue;
-    ssn.outcome.reservations.iter().any(|(r, slot)| {
-        *r != j && ssn.snap.job(*r).queue == q && {
-            let tasks = needed_tasks(ssn, *r);
-            share_room_from(ssn, *r, &tasks, slot.start) != Some(slot.start)
-        }
+    let others: Vec<(JobId, i64)> = ssn
+        .outcome
+        .reservations
+        .iter()
+        .filter(|(r, _)| **r != j && ssn.snap.job(**r).queue == q)
+        .map(|(r, slot)| (*r, slot.start))
+        .collect();
+    others.into_iter().any(|(r, start)| {
+        let tasks = needed_tasks(ssn, r);
+        share_room_from(ssn, r, &tasks, start) != Some(start)
     })
 }
 
