@@ -26,7 +26,7 @@ pub mod statement;
 pub mod timeline;
 
 pub use action::Action;
-pub use config::{Arguments, ConfigError, SchedulerConfig};
+pub use config::{Arguments, ConfigError, ConfigWarning, SchedulerConfig};
 pub use model::*;
 pub use outcome::Outcome;
 pub use plugin::{Hooks, Plugin, PluginSet, Reason, Victims, Vote};

@@ -186,7 +186,9 @@ pub trait Plugin: Send {
     fn overused(&self, _s: &Snapshot, _q: QueueId) -> bool {
         false
     }
-    /// Per-task preparation before nodes are filtered; an error rejects every node.
+    /// Per-task preparation before nodes are filtered and scored (called for predicate and score
+    /// plugins: once per class for ordinary classes, before every pod for topology-sensitive
+    /// ones); an error rejects every node.
     fn pre_predicate(&mut self, _s: &Snapshot, _t: TaskId) -> Result<(), Reason> {
         Ok(())
     }
@@ -240,6 +242,8 @@ pub struct PluginSet {
     entries: Vec<Entry>,
     predicate: Vec<usize>,
     score: Vec<usize>,
+    /// Plugins whose `pre_predicate` runs: every predicate or score plugin.
+    prepare: Vec<usize>,
 }
 
 impl PluginSet {
@@ -252,6 +256,9 @@ impl PluginSet {
         }
         if enabled.has(Hooks::NODE_ORDER) {
             self.score.push(i);
+        }
+        if enabled.has(Hooks::PREDICATE) || enabled.has(Hooks::NODE_ORDER) {
+            self.prepare.push(i);
         }
         self.entries.push(Entry { plugin, tier, enabled });
     }
@@ -333,9 +340,9 @@ impl PluginSet {
     pub fn overused(&self, s: &Snapshot, q: QueueId) -> bool {
         self.with(Hooks::OVERUSED).any(|e| e.plugin.overused(s, q))
     }
-    /// Runs every predicate plugin's per-task preparation.
+    /// Runs every predicate and score plugin's per-task preparation.
     pub fn pre_predicate(&mut self, s: &Snapshot, t: TaskId) -> Result<(), Reason> {
-        for &i in &self.predicate {
+        for &i in &self.prepare {
             self.entries[i].plugin.pre_predicate(s, t)?;
         }
         Ok(())

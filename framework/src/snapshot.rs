@@ -151,6 +151,8 @@ pub struct NodeRecord {
     pub ready: bool,
     /// Allocatable resources.
     pub allocatable: Resources,
+    /// Images on the node: every name with the image's size in bytes.
+    pub images: Vec<(String, i64)>,
 }
 
 /// A PriorityClass.
@@ -284,6 +286,8 @@ pub struct GroupRecord {
     pub topology_key: Option<String>,
     /// Problem found while converting (reason, message): the job is reported, not scheduled.
     pub problem: Option<(String, String)>,
+    /// The PodGroup annotations plugins read (see [`PLUGIN_ANNOTATIONS`]).
+    pub annotations: Labels,
     /// `caldera.dev/expected-runtime` on the group: the default for its pods.
     pub expected_runtime: Option<Millis>,
     /// `spec.preemptionPolicy: Never` (native PodGroups).
@@ -322,6 +326,30 @@ impl ReservationRecord {
                 .collect(),
         }
     }
+}
+
+/// PodGroup annotations that plugins read: `sla` (`sla-waiting-time`, also with the
+/// `volcano.sh/` prefix) and `task-topology` (`volcano.sh/task-topology-*`).
+pub const PLUGIN_ANNOTATIONS: &[&str] = &[
+    "sla-waiting-time",
+    "volcano.sh/sla-waiting-time",
+    TASK_TOPOLOGY_AFFINITY,
+    TASK_TOPOLOGY_ANTI_AFFINITY,
+    TASK_TOPOLOGY_ORDER,
+];
+/// Roles of one job that prefer to share nodes (`ps,worker;chief,evaluator`).
+pub const TASK_TOPOLOGY_AFFINITY: &str = "volcano.sh/task-topology-affinity";
+/// Roles of one job that prefer different nodes.
+pub const TASK_TOPOLOGY_ANTI_AFFINITY: &str = "volcano.sh/task-topology-anti-affinity";
+/// Order in which a job's roles are placed (`ps,worker`).
+pub const TASK_TOPOLOGY_ORDER: &str = "volcano.sh/task-topology-task-order";
+
+/// Whether the job carries task-topology annotations (its pods' scores then depend on where its
+/// other pods are, so their classes are searched in full).
+pub fn has_task_topology(annotations: &Labels) -> bool {
+    [TASK_TOPOLOGY_AFFINITY, TASK_TOPOLOGY_ANTI_AFFINITY]
+        .iter()
+        .any(|k| annotations.contains_key(*k))
 }
 
 /// Assembles a [`Snapshot`] from records in any order.
@@ -500,6 +528,7 @@ impl SnapshotBuilder {
                 topology_key: g.topology_key,
                 expected_runtime: g.expected_runtime,
                 problem,
+                annotations: g.annotations,
                 allocated: Resources::new(),
                 ready: 0,
                 pipelined: 0,
@@ -567,6 +596,7 @@ impl SnapshotBuilder {
                         topology_key: None,
                         expected_runtime: None,
                         problem,
+                        annotations: Labels::new(),
                         allocated: Resources::new(),
                         ready: 0,
                         pipelined: 0,
@@ -593,6 +623,7 @@ impl SnapshotBuilder {
 
         // Labels matter for placement only if some pod carries a required anti-affinity term.
         let anti_affinity_anywhere = pods.iter().any(|p| !p.spec.pod_anti_affinity.is_empty());
+        let topology_jobs: Vec<bool> = jobs.iter().map(|j| has_task_topology(&j.annotations)).collect();
         let wide_anti_affinity = pods.iter().any(|p| {
             p.spec
                 .pod_anti_affinity
@@ -616,6 +647,7 @@ impl SnapshotBuilder {
                 tasks: Vec::new(),
                 used_ports: Vec::new(),
                 generation: 0,
+                images: n.images,
             })
             .collect();
 
@@ -643,15 +675,14 @@ impl SnapshotBuilder {
                 // Labels decide placement when some pod repels by label; the namespace and labels
                 // also matter to the pod's own affinity terms (an empty namespace list means its
                 // own namespace).
-                let own_terms = !spec.pod_affinity.is_empty() || !spec.pod_anti_affinity.is_empty();
+                let own_terms = spec.has_pod_terms();
                 let class_key_labels =
                     (anti_affinity_anywhere || own_terms).then(|| (p.namespace.clone(), labels.clone()));
                 let key = (spec.clone(), class_key_labels.clone());
                 let class = *class_ids.entry(key).or_insert_with(|| {
                     // Required affinity is cross-node even by hostname: whether a matching pod
                     // exists anywhere decides where the first of a self-affine gang may go.
-                    let cross_node = !spec.pod_affinity.is_empty()
-                        || spec.pod_anti_affinity.iter().any(|t| t.topology_key != HOSTNAME_LABEL);
+                    let cross_node = spec.spans_nodes(HOSTNAME_LABEL);
                     classes.push(ClassInfo {
                         spec: spec.clone(),
                         labels: class_key_labels,
@@ -659,6 +690,11 @@ impl SnapshotBuilder {
                     });
                     ClassId::from_idx(classes.len() - 1)
                 });
+                // A job with task-topology annotations scores nodes by where its other roles
+                // are: that depends on the job, which the class does not know.
+                if topology_jobs[ji] {
+                    classes[class.idx()].topology_sensitive = true;
+                }
                 let node = p.node_name.as_deref().and_then(|n| node_ids.get(n).copied());
                 if p.node_name.is_some() && node.is_none() && p.ours {
                     warnings.push(format!(

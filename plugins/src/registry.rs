@@ -4,26 +4,28 @@
 
 use std::collections::BTreeMap;
 
+use caldera_framework::config::PluginConfig;
 use caldera_framework::policy::{DEFAULT_ESTIMATE_DEPTH, DEFAULT_EXPECTED_RUNTIME};
 use caldera_framework::{
-    Action, Arguments, ConfigError, Hooks, Outcome, Plugin, PluginSet, Reservations, SchedulerConfig, Session,
-    Snapshot, StartPolicy,
+    Action, Arguments, ConfigError, ConfigWarning, Hooks, Outcome, Plugin, PluginSet, Reservations, SchedulerConfig,
+    Session, Snapshot, StartPolicy,
 };
 
 use crate::actions::{allocate, backfill, enqueue, preempt, reclaim};
-use crate::{binpack, conformance, drf, gang, gpupack, overcommit, predicates, priority, proportion};
+use crate::{
+    binpack, capacity, conformance, drf, gang, gpupack, nodeorder, overcommit, predicates, priority, proportion, sla,
+    task_topology,
+};
 
 /// Caldera's default configuration (Volcano's default pipeline plus GPU-aware packing).
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.yaml");
 
 /// Volcano actions this version does not run yet; naming them is accepted with a warning.
-const NOT_YET: &[&str] = &["shuffle", "gangpreempt", "gangreclaim"];
-/// Volcano plugins this version does not have; naming them is accepted with a warning.
+const NOT_YET: &[&str] = &["shuffle", "gangpreempt", "gangreclaim", "reserve"];
+/// Volcano plugins this version does not have; naming them is accepted with a warning. Why each
+/// is missing is in docs/volcano-compatibility.md.
 const KNOWN_ELSEWHERE: &[&str] = &[
-    "nodeorder",
-    "capacity",
-    "sla",
-    "task-topology",
+    "reservation",
     "deviceshare",
     "numa-aware",
     "network-topology-aware",
@@ -52,8 +54,8 @@ pub struct Pipeline {
     plugins: Vec<PluginSlot>,
     action_args: BTreeMap<String, Arguments>,
     policy: StartPolicy,
-    /// What was accepted but ignored (unknown plugins, actions not available yet).
-    pub warnings: Vec<String>,
+    /// What was accepted but ignored (unknown plugins and arguments, actions not available yet).
+    pub warnings: Vec<ConfigWarning>,
 }
 
 /// Arguments each action reads; others are reported once as ignored.
@@ -81,7 +83,7 @@ pub const DEFAULT_RESERVATION_DEPTH: usize = 4;
 
 /// The start policy the configuration describes (see [`StartPolicy`]); arguments of actions
 /// that are not listed are ignored, like the actions.
-fn start_policy(cfg: &SchedulerConfig, warnings: &mut Vec<String>) -> Result<StartPolicy, ConfigError> {
+fn start_policy(cfg: &SchedulerConfig, warnings: &mut Vec<ConfigWarning>) -> Result<StartPolicy, ConfigError> {
     let listed = |name: &str| cfg.actions.iter().any(|a| a == name);
     let empty = Arguments::default();
     let args = |name: &str| {
@@ -91,13 +93,6 @@ fn start_policy(cfg: &SchedulerConfig, warnings: &mut Vec<String>) -> Result<Sta
             &empty
         }
     };
-    for (action, known) in ACTION_ARGUMENTS {
-        for key in args(action).keys() {
-            if !known.contains(&key) {
-                warnings.push(format!("action {action}: unknown argument {key:?} ignored"));
-            }
-        }
-    }
     let alloc = args(allocate::NAME);
     let fill = args(backfill::NAME);
     let reservations = match fill.string(MODE).as_deref() {
@@ -118,8 +113,9 @@ fn start_policy(cfg: &SchedulerConfig, warnings: &mut Vec<String>) -> Result<Sta
         }
     };
     if fill.0.contains_key(RESERVATION_DEPTH) && !matches!(reservations, Reservations::Conservative(_)) {
-        warnings.push(format!(
-            "backfill: {RESERVATION_DEPTH} only applies to mode conservative; ignored"
+        warnings.push(ConfigWarning::new(
+            "unknown_argument",
+            format!("backfill: {RESERVATION_DEPTH} only applies to mode conservative; ignored"),
         ));
     }
     let strict_order = match alloc.bool(STRICT_ORDER)? {
@@ -166,8 +162,43 @@ fn start_policy(cfg: &SchedulerConfig, warnings: &mut Vec<String>) -> Result<Sta
     })
 }
 
-fn factory(name: &str, args: &Arguments) -> Result<Option<Factory>, ConfigError> {
-    let f: Factory = match name {
+/// The arguments each plugin reads; any other argument is reported once and ignored. A name
+/// ending in `.` stands for every key with that prefix.
+fn honoured_arguments(plugin: &str) -> &'static [&'static str] {
+    match plugin {
+        overcommit::NAME => &["overcommit-factor"],
+        binpack::NAME => &[
+            "binpack.weight",
+            "binpack.cpu",
+            "binpack.memory",
+            "binpack.resources",
+            "binpack.resources.",
+        ],
+        gpupack::NAME => &["gpupack.weight"],
+        predicates::NAME => predicates::ARGUMENTS,
+        nodeorder::NAME => nodeorder::ARGUMENTS,
+        capacity::NAME => &[capacity::ANCESTOR_RECLAIM_LEVEL],
+        sla::NAME => &[sla::WAITING_TIME],
+        task_topology::NAME => &[task_topology::WEIGHT],
+        _ => &[],
+    }
+}
+
+fn is_honoured(plugin: &str, key: &str) -> bool {
+    honoured_arguments(plugin)
+        .iter()
+        .any(|h| *h == key || (h.ends_with('.') && key.starts_with(h)))
+}
+
+/// What a plugin's construction may depend on besides its own arguments.
+struct Context {
+    /// `nodeorder` is configured: `predicates` then leaves the PreferNoSchedule score to it.
+    nodeorder: bool,
+}
+
+fn factory(p: &PluginConfig, ctx: &Context) -> Result<Option<Factory>, ConfigError> {
+    let args = &p.arguments;
+    let f: Factory = match p.name.as_str() {
         gang::NAME => Box::new(|| Box::new(gang::Gang)),
         conformance::NAME => Box::new(|| Box::new(conformance::Conformance)),
         priority::NAME => Box::new(|| Box::new(priority::Priority)),
@@ -186,7 +217,27 @@ fn factory(name: &str, args: &Arguments) -> Result<Option<Factory>, ConfigError>
             Box::new(move || Box::new(p.clone()))
         }
         predicates::NAME => {
-            let p = predicates::Predicates::new(args)?;
+            let mut p = predicates::Predicates::new(args)?;
+            if ctx.nodeorder {
+                p = p.without_taint_score();
+            }
+            Box::new(move || Box::new(p.clone()))
+        }
+        nodeorder::NAME => {
+            let p = nodeorder::NodeOrder::new(args)?;
+            Box::new(move || Box::new(p.clone()))
+        }
+        capacity::NAME => {
+            let hierarchy = p.other_switches.get("enableHierarchy") == Some(&true);
+            let p = capacity::Capacity::new(args, hierarchy)?;
+            Box::new(move || Box::new(p.clone()))
+        }
+        sla::NAME => {
+            let p = sla::Sla::new(args)?;
+            Box::new(move || Box::new(p.clone()))
+        }
+        task_topology::NAME => {
+            let p = task_topology::TaskTopology::new(args)?;
             Box::new(move || Box::new(p.clone()))
         }
         _ => return Ok(None),
@@ -210,7 +261,9 @@ impl Pipeline {
         let names: Vec<&str> = cfg.plugin_names().collect();
         if names.contains(&proportion::NAME) && names.contains(&"capacity") {
             return Err(ConfigError::Invalid(
-                "plugins proportion and capacity cannot be enabled together".into(),
+                "plugins proportion and capacity cannot be enabled together: both decide every queue's share \
+                 (proportion by weight, capacity by spec.deserved); keep one"
+                    .into(),
             ));
         }
         let drf_hierarchy = cfg
@@ -223,21 +276,56 @@ impl Pipeline {
                 "drf with enableHierarchy (hdrf) cannot be enabled together with proportion".into(),
             ));
         }
+        if drf_hierarchy {
+            warnings.push(ConfigWarning::new(
+                "unavailable_plugin",
+                "drf with enableHierarchy (hdrf) is not available in this version of Caldera; plain drf is used",
+            ));
+        }
+        let ctx = Context {
+            nodeorder: names.contains(&nodeorder::NAME),
+        };
         let mut plugins = Vec::new();
         for (tier, t) in cfg.tiers.iter().enumerate() {
             for p in &t.plugins {
-                match factory(&p.name, &p.arguments)? {
-                    Some(factory) => plugins.push(PluginSlot {
-                        tier,
-                        disabled: p.disabled,
-                        factory,
-                    }),
-                    None if KNOWN_ELSEWHERE.contains(&p.name.as_str()) => warnings.push(format!(
-                        "plugin {:?} is not available in this version of Caldera; ignored",
-                        p.name
+                match factory(p, &ctx)? {
+                    Some(factory) => {
+                        for key in p.arguments.keys().filter(|k| !is_honoured(&p.name, k)) {
+                            warnings.push(ConfigWarning::new(
+                                "unknown_argument",
+                                format!("plugin {:?}: argument {key:?} is not used by Caldera; ignored", p.name),
+                            ));
+                        }
+                        plugins.push(PluginSlot {
+                            tier,
+                            disabled: p.disabled,
+                            factory,
+                        });
+                    }
+                    None if KNOWN_ELSEWHERE.contains(&p.name.as_str()) => warnings.push(ConfigWarning::new(
+                        "unavailable_plugin",
+                        format!(
+                            "plugin {:?} is not available in this version of Caldera; ignored",
+                            p.name
+                        ),
                     )),
-                    None => warnings.push(format!("unknown plugin {:?} ignored", p.name)),
+                    None => warnings.push(ConfigWarning::new(
+                        "unknown_plugin",
+                        format!("unknown plugin {:?} ignored", p.name),
+                    )),
                 }
+            }
+        }
+        for (action, args) in &cfg.action_args {
+            let known = ACTION_ARGUMENTS
+                .iter()
+                .find(|(a, _)| a == action)
+                .map_or(&[][..], |(_, k)| *k);
+            for key in args.keys().filter(|k| !known.contains(k)) {
+                warnings.push(ConfigWarning::new(
+                    "unknown_argument",
+                    format!("configurations: argument {key:?} of action {action:?} is not used by Caldera; ignored"),
+                ));
             }
         }
         let has_enqueue = cfg.actions.iter().any(|a| a == enqueue::NAME);
@@ -251,8 +339,9 @@ impl Pipeline {
                 backfill::NAME => actions.push(Box::new(backfill::Backfill)),
                 preempt::NAME => actions.push(Box::new(preempt::Preempt::new(&args_of(cfg, preempt::NAME))?)),
                 reclaim::NAME => actions.push(Box::new(reclaim::Reclaim::new(&args_of(cfg, reclaim::NAME))?)),
-                other if NOT_YET.contains(&other) => warnings.push(format!(
-                    "action {other:?} is not available in this version of Caldera; skipped"
+                other if NOT_YET.contains(&other) => warnings.push(ConfigWarning::new(
+                    "unavailable_action",
+                    format!("action {other:?} is not available in this version of Caldera; skipped"),
                 )),
                 other => return Err(ConfigError::Invalid(format!("unknown action {other:?}"))),
             }
@@ -357,9 +446,14 @@ mod tests {
             "actions: \"allocate, preempt\"\nconfigurations:\n- name: preempt\n  arguments: {enableTopologyAwarePreemption: true}\n",
         )
         .expect("loads");
+        let warnings: Vec<(&str, String)> = p.warnings.iter().map(|w| (w.kind, w.message.clone())).collect();
         assert_eq!(
-            p.warnings,
-            ["action preempt: unknown argument \"enableTopologyAwarePreemption\" ignored"]
+            warnings,
+            [(
+                "unknown_argument",
+                "configurations: argument \"enableTopologyAwarePreemption\" of action \"preempt\" is not used by Caldera; ignored"
+                    .to_string()
+            )]
         );
         assert_eq!(p.action_names(), ["allocate", "preempt"]);
     }

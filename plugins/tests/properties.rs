@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use caldera_framework::{Outcome, SchedulerConfig, Snapshot, TaintEffect};
+use caldera_framework::{Outcome, SchedulerConfig, Snapshot, TaintEffect, TaskId, TaskStatus};
 use caldera_plugins::Pipeline;
 use caldera_testkit::arb::arb_cluster;
 use caldera_testkit::{ClusterBuilder, invariants, query};
@@ -137,6 +137,30 @@ proptest! {
             let (s, o) = run(&cluster.build_shuffled(1_000, seed));
             prop_assert_eq!(&query::binds(&s, &o), &expected.binds, "binds differ with shuffle seed {}", seed);
             prop_assert_eq!(&query::decisions(&s, &o), &expected, "decisions differ with shuffle seed {}", seed);
+        }
+    }
+
+    /// Why a pod fits nowhere, as the per-class caches keep it current through a cycle's
+    /// placements and rollbacks, is exactly what a fresh search of the cycle's end state says
+    /// (and where a pod fits, both pick the same node).
+    #[test]
+    fn reasons_kept_through_a_cycle_match_a_fresh_search(cluster in arb_cluster()) {
+        let p = pipeline();
+        let mut ssn = p.open(cluster.build(1_000));
+        for action in p.actions() {
+            action.execute(&mut ssn);
+        }
+        let pending: Vec<TaskId> = ssn
+            .snap
+            .job_ids()
+            .flat_map(|j| ssn.snap.job(j).tasks.clone())
+            .filter(|t| ssn.snap.task(*t).status == TaskStatus::Pending)
+            .take(16)
+            .collect();
+        for t in pending {
+            let kept = ssn.find_node(t);
+            let fresh = p.open(ssn.snap.clone()).find_node(t);
+            prop_assert_eq!(&kept, &fresh, "task {}", ssn.snap.task(t).name);
         }
     }
 

@@ -113,8 +113,8 @@ fn volcano_helm_default_config_loads_with_notes_for_what_is_not_here_yet() {
         text.contains("start policy: greedy (any job that fits), no reservations"),
         "{text}"
     );
-    assert!(text.contains("\"nodeorder\" is not available"), "{text}");
     assert!(!text.contains("conformance"), "conformance is available now: {text}");
+    assert!(!text.contains("nodeorder"), "nodeorder is a plugin now: {text}");
     let out = caldera(&["simulate", "--config", cfg.to_str().expect("utf8"), "--format", "json"]);
     assert!(out.status.success());
 }

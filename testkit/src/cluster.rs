@@ -53,6 +53,8 @@ pub struct ClusterBuilder {
 }
 
 /// One record of any kind, for shuffled builds.
+// A test-time builder: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Record {
     Node(NodeRecord),
     Pod(PodRecord),
@@ -101,6 +103,7 @@ impl ClusterBuilder {
             unschedulable: false,
             ready: true,
             allocatable,
+            images: Vec::new(),
         });
         let i = self.nodes.len() - 1;
         NodeMut { c: self, i }
@@ -202,6 +205,7 @@ impl ClusterBuilder {
             disruption: caldera_framework::Disruption::Gang,
             preempted: None,
             reserved: None,
+            annotations: Default::default(),
         });
         let group = self.groups.len() - 1;
         let first = self.pods.len();
@@ -524,6 +528,17 @@ impl QueueMut<'_> {
     /// `caldera.dev/default-expected-runtime`.
     pub fn default_runtime(mut self, ms: Millis) -> Self {
         self.rec().default_expected_runtime = Some(ms);
+        self
+    }
+    /// Deserved (capacity plugin), from `(name, value)` pairs.
+    pub fn deserved(mut self, pairs: &[(&str, i64)]) -> Self {
+        let r = self.c.resources_of(pairs);
+        self.rec().deserved = Some(r);
+        self
+    }
+    /// Parent queue (hierarchical capacity).
+    pub fn parent(mut self, name: &str) -> Self {
+        self.rec().parent = Some(name.to_string());
         self
     }
 }

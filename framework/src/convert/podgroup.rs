@@ -71,7 +71,18 @@ fn base(meta: &ObjectMeta, source: JobSource, now: Millis) -> Result<GroupRecord
         disruption: Disruption::Gang,
         preempted,
         reserved: None,
+        annotations: plugin_annotations(meta),
     })
+}
+
+/// The annotations plugins read; the rest are not kept.
+fn plugin_annotations(meta: &ObjectMeta) -> crate::model::Labels {
+    meta.annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| crate::snapshot::PLUGIN_ANNOTATIONS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn gang_size(v: i32, field: &str) -> Result<u32, FieldError> {
@@ -288,6 +299,7 @@ pub fn group_or_problem(
         disruption: Disruption::Gang,
         preempted: None,
         reserved: None,
+        annotations: Default::default(),
     })
 }
 

@@ -134,6 +134,8 @@ pub struct JobInfo {
     pub expected_runtime: Option<super::Millis>,
     /// Why the job cannot be scheduled at all (unknown queue, missing PodGroup, malformed spec).
     pub problem: Option<(String, String)>,
+    /// The PodGroup annotations plugins read (`sla-waiting-time`, `volcano.sh/task-topology-*`).
+    pub annotations: super::Labels,
     /// Sum of the requests of its tasks that occupy nodes (kept current by the session).
     pub allocated: Resources,
     /// How many of its tasks are in a ready status (kept current by the session, so a gang's

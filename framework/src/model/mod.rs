@@ -16,8 +16,9 @@ pub use job::{Disruption, JobCondition, JobInfo, JobPhase, JobSource, Preempted}
 pub use node::NodeInfo;
 pub use queue::{QueueInfo, QueueState};
 pub use selector::{
-    HostPort, LabelSelector, NodeAffinity, NodeSelectorTerm, PodAffinityTerm, PreferredTerm, Requirement, SelectorOp,
-    Taint, TaintEffect, Toleration, TolerationOp,
+    HostPort, InclusionPolicy, LabelSelector, NodeAffinity, NodeSelectorTerm, PodAffinityTerm, PreferredTerm,
+    Requirement, SelectorOp, SpreadMode, Taint, TaintEffect, Toleration, TolerationOp, TopologySpreadConstraint,
+    WeightedPodAffinityTerm,
 };
 pub use task::{TaskInfo, TaskSpec, TaskStatus};
 

@@ -22,7 +22,7 @@
 //! | `caldera_bind_errors_total` | counter | `reason` | binds | failed bind calls, by reason |
 //! | `caldera_evictions_total` | counter | `action` = `preempt` \| `reclaim` | pods | pods evicted to make room for a pending gang |
 //! | `caldera_config_reloads_total` | counter | `result` = `success` \| `failure` | reloads | configuration (re)loads |
-//! | `caldera_config_warnings_total` | counter | `kind` (e.g. `unknown_plugin`, `unknown_argument`, `unknown_action`) | warnings | problems found in the configuration that did not stop it loading |
+//! | `caldera_config_warnings_total` | counter | `kind` (`unknown_key`, `unknown_plugin`, `unavailable_plugin`, `unknown_argument`, `unavailable_action`) | warnings | problems found in the configuration that did not stop it loading |
 //! | `caldera_is_leader` | gauge | — | 0/1 | 1 while this instance holds the leader lease |
 //! | `caldera_cache_objects` | gauge | `kind` | objects | objects in the informer cache, by kind |
 //!
@@ -430,7 +430,7 @@ impl Metrics {
     }
 
     /// Counts one configuration warning of the given kind (`unknown_plugin`,
-    /// `unknown_argument`, `unknown_action`, …).
+    /// `unknown_argument`, `unavailable_action`, …).
     pub fn config_warning(&self, kind: &str) {
         self.config_warnings
             .get_or_create(&KindLabels { kind: kind.to_string() })

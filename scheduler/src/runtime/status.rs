@@ -311,6 +311,7 @@ mod tests {
             disruption: caldera_framework::Disruption::Gang,
             preempted: None,
             reserved: None,
+            annotations: Default::default(),
         });
         for (i, (phase, bound)) in pod_phases.iter().enumerate() {
             let mut r = PodRecord {

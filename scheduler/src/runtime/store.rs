@@ -112,8 +112,8 @@ pub enum Entry {
     Node(NodeRecord),
     /// A pod.
     Pod(PodEntry),
-    /// A PodGroup of any API.
-    Group(GroupEntry),
+    /// A PodGroup of any API (boxed: a group record is several times the size of the others).
+    Group(Box<GroupEntry>),
     /// A queue.
     Queue(QueueEntry),
     /// A PriorityClass.
@@ -441,7 +441,7 @@ mod tests {
     }
 
     fn group(name: &str, min: u32) -> Entry {
-        Entry::Group(GroupEntry {
+        Entry::Group(Box::new(GroupEntry {
             record: GroupRecord {
                 source: JobSource::Volcano,
                 uid: format!("uid-{name}"),
@@ -463,10 +463,11 @@ mod tests {
                 disruption: caldera_framework::Disruption::Gang,
                 preempted: None,
                 reserved: None,
+                annotations: Default::default(),
             },
             status: serde_json::Value::Null,
             estimated_start: None,
-        })
+        }))
     }
 
     fn summary(s: &Snapshot) -> Vec<String> {

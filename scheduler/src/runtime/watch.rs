@@ -226,11 +226,11 @@ fn group_entry(
         .and_then(|a| a.get(caldera_crds::labels::ESTIMATED_START))
         .cloned();
     convert::group_or_problem(res, source, meta, now_millis()).map(|record| {
-        Entry::Group(GroupEntry {
+        Entry::Group(Box::new(GroupEntry {
             record,
             status,
             estimated_start,
-        })
+        }))
     })
 }
 
