@@ -52,6 +52,7 @@ import json
 r = json.load(open("target/simulate-default.json"))
 s = r["summary"]
 assert s["pods_bound"] > 0, s
-assert set(s) == {"pods", "pods_bound", "makespan_s", "mean_wait_s", "gpu_utilization", "wall_seconds", "decisions_per_second"}, s
+assert set(s) == {"pods", "pods_bound", "makespan_s", "mean_wait_s", "gpu_utilization", "wall_seconds", "decisions_per_second", "evictions", "lost_gpu_hours"}, s
+assert all("estimated_start" in g and "reserved_start" in g for g in r["podgroups"]), r["podgroups"][0]
 print(f"simulate: {s['pods_bound']}/{s['pods']} pods bound, mean wait {s['mean_wait_s']:.1f}s, GPU utilization {s['gpu_utilization']:.2f}")
 PY

@@ -204,6 +204,20 @@ impl Resources {
             .all(|(i, &req)| req <= 0 || req <= available.0.get(i).copied().unwrap_or(0))
     }
 
+    /// How many copies of this request fit in `available` (`u32::MAX` for a request of nothing).
+    pub fn copies_in(&self, available: &Resources) -> u32 {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, req)| **req > 0)
+            .map(|(i, &req)| {
+                let have = available.0.get(i).copied().unwrap_or(0).max(0);
+                u32::try_from(have / req).unwrap_or(u32::MAX)
+            })
+            .min()
+            .unwrap_or(u32::MAX)
+    }
+
     /// [`Resources::fits_in`] against amounts computed per resource on the fly, so a fit check
     /// against a node's derived amounts (idle, future idle) allocates nothing.
     #[inline]

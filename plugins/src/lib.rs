@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod binpack;
 pub mod capacity;
+pub mod conformance;
 pub mod drf;
 pub mod gang;
 pub mod gpupack;

@@ -5,25 +5,26 @@
 use std::collections::BTreeMap;
 
 use caldera_framework::config::PluginConfig;
+use caldera_framework::policy::{DEFAULT_ESTIMATE_DEPTH, DEFAULT_EXPECTED_RUNTIME};
 use caldera_framework::{
-    Action, Arguments, ConfigError, ConfigWarning, Hooks, Outcome, Plugin, PluginSet, SchedulerConfig, Session,
-    Snapshot,
+    Action, Arguments, ConfigError, ConfigWarning, Hooks, Outcome, Plugin, PluginSet, Reservations, SchedulerConfig,
+    Session, Snapshot, StartPolicy,
 };
 
-use crate::actions::{allocate, backfill, enqueue};
+use crate::actions::{allocate, backfill, enqueue, preempt, reclaim};
 use crate::{
-    binpack, capacity, drf, gang, gpupack, nodeorder, overcommit, predicates, priority, proportion, sla, task_topology,
+    binpack, capacity, conformance, drf, gang, gpupack, nodeorder, overcommit, predicates, priority, proportion, sla,
+    task_topology,
 };
 
 /// Caldera's default configuration (Volcano's default pipeline plus GPU-aware packing).
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.yaml");
 
 /// Volcano actions this version does not run yet; naming them is accepted with a warning.
-const NOT_YET: &[&str] = &["preempt", "reclaim", "shuffle", "gangpreempt", "gangreclaim", "reserve"];
+const NOT_YET: &[&str] = &["shuffle", "gangpreempt", "gangreclaim", "reserve"];
 /// Volcano plugins this version does not have; naming them is accepted with a warning. Why each
 /// is missing is in docs/volcano-compatibility.md.
 const KNOWN_ELSEWHERE: &[&str] = &[
-    "conformance",
     "reservation",
     "deviceshare",
     "numa-aware",
@@ -52,8 +53,113 @@ pub struct Pipeline {
     actions: Vec<Box<dyn Action>>,
     plugins: Vec<PluginSlot>,
     action_args: BTreeMap<String, Arguments>,
+    policy: StartPolicy,
     /// What was accepted but ignored (unknown plugins and arguments, actions not available yet).
     pub warnings: Vec<ConfigWarning>,
+}
+
+/// Arguments each action reads; others are reported once as ignored.
+const ACTION_ARGUMENTS: &[(&str, &[&str])] = &[
+    (allocate::NAME, &[STRICT_ORDER, DEFAULT_RUNTIME, ESTIMATE_DEPTH]),
+    (backfill::NAME, &[MODE, RESERVATION_DEPTH, STARVATION_THRESHOLD]),
+    (preempt::NAME, &["cooldown"]),
+    (reclaim::NAME, &["cooldown"]),
+];
+
+/// `allocate`: a queue's first job that cannot start blocks the jobs behind it.
+pub const STRICT_ORDER: &str = "strict-order";
+/// `allocate`: expected run time of pods that give none (a duration, or `none` for "forever").
+pub const DEFAULT_RUNTIME: &str = "default-expected-runtime";
+/// `allocate`: pending jobs per queue that get a start estimate each cycle.
+pub const ESTIMATE_DEPTH: &str = "estimate-depth";
+/// `backfill`: `best-effort` (Volcano), `easy` or `conservative`.
+pub const MODE: &str = "mode";
+/// `backfill`: how many waiting jobs per queue hold a reservation in conservative mode.
+pub const RESERVATION_DEPTH: &str = "reservation-depth";
+/// `backfill`: a job pending longer than this always gets a reservation.
+pub const STARVATION_THRESHOLD: &str = "starvation-threshold";
+/// Default `reservation-depth`.
+pub const DEFAULT_RESERVATION_DEPTH: usize = 4;
+
+/// The start policy the configuration describes (see [`StartPolicy`]); arguments of actions
+/// that are not listed are ignored, like the actions.
+fn start_policy(cfg: &SchedulerConfig, warnings: &mut Vec<ConfigWarning>) -> Result<StartPolicy, ConfigError> {
+    let listed = |name: &str| cfg.actions.iter().any(|a| a == name);
+    let empty = Arguments::default();
+    let args = |name: &str| {
+        if listed(name) {
+            cfg.action_args.get(name).unwrap_or(&empty)
+        } else {
+            &empty
+        }
+    };
+    let alloc = args(allocate::NAME);
+    let fill = args(backfill::NAME);
+    let reservations = match fill.string(MODE).as_deref() {
+        None | Some("best-effort") => Reservations::None,
+        Some("easy") => Reservations::Easy,
+        Some("conservative") => {
+            let k = fill.int(RESERVATION_DEPTH)?.unwrap_or(DEFAULT_RESERVATION_DEPTH as i64);
+            let k = usize::try_from(k)
+                .ok()
+                .filter(|k| *k >= 1)
+                .ok_or_else(|| ConfigError::Invalid(format!("argument {RESERVATION_DEPTH} must be at least 1")))?;
+            Reservations::Conservative(k)
+        }
+        Some(other) => {
+            return Err(ConfigError::Invalid(format!(
+                "backfill argument {MODE} must be best-effort, easy or conservative, got {other:?}"
+            )));
+        }
+    };
+    if fill.0.contains_key(RESERVATION_DEPTH) && !matches!(reservations, Reservations::Conservative(_)) {
+        warnings.push(ConfigWarning::new(
+            "unknown_argument",
+            format!("backfill: {RESERVATION_DEPTH} only applies to mode conservative; ignored"),
+        ));
+    }
+    let strict_order = match alloc.bool(STRICT_ORDER)? {
+        Some(false) if reservations != Reservations::None => {
+            return Err(ConfigError::Invalid(format!(
+                "backfill mode {} needs jobs to start in queue order: allocate {STRICT_ORDER} cannot be false",
+                fill.string(MODE).unwrap_or_default()
+            )));
+        }
+        Some(v) => v,
+        None => reservations != Reservations::None,
+    };
+    let default_runtime = match alloc.string(DEFAULT_RUNTIME).as_deref() {
+        Some("none") => None,
+        Some(_) => match alloc.duration(DEFAULT_RUNTIME)? {
+            Some(d) if d > 0 => Some(d),
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "argument {DEFAULT_RUNTIME} must be a positive duration or none"
+                )));
+            }
+        },
+        None => Some(DEFAULT_EXPECTED_RUNTIME),
+    };
+    let estimate_depth = match alloc.int(ESTIMATE_DEPTH)? {
+        Some(d) => usize::try_from(d)
+            .map_err(|_| ConfigError::Invalid(format!("argument {ESTIMATE_DEPTH} must not be negative")))?,
+        None => DEFAULT_ESTIMATE_DEPTH,
+    };
+    let starvation_threshold = match fill.duration(STARVATION_THRESHOLD)? {
+        Some(d) if d <= 0 => {
+            return Err(ConfigError::Invalid(format!(
+                "argument {STARVATION_THRESHOLD} must be a positive duration"
+            )));
+        }
+        other => other,
+    };
+    Ok(StartPolicy {
+        strict_order,
+        reservations,
+        starvation_threshold,
+        default_runtime,
+        estimate_depth,
+    })
 }
 
 /// The arguments each plugin reads; any other argument is reported once and ignored. A name
@@ -94,6 +200,7 @@ fn factory(p: &PluginConfig, ctx: &Context) -> Result<Option<Factory>, ConfigErr
     let args = &p.arguments;
     let f: Factory = match p.name.as_str() {
         gang::NAME => Box::new(|| Box::new(gang::Gang)),
+        conformance::NAME => Box::new(|| Box::new(conformance::Conformance)),
         priority::NAME => Box::new(|| Box::new(priority::Priority)),
         drf::NAME => Box::new(|| Box::new(drf::Drf)),
         proportion::NAME => Box::new(|| Box::new(proportion::Proportion::default())),
@@ -136,6 +243,10 @@ fn factory(p: &PluginConfig, ctx: &Context) -> Result<Option<Factory>, ConfigErr
         _ => return Ok(None),
     };
     Ok(Some(f))
+}
+
+fn args_of(cfg: &SchedulerConfig, action: &str) -> Arguments {
+    cfg.action_args.get(action).cloned().unwrap_or_default()
 }
 
 impl Pipeline {
@@ -206,7 +317,11 @@ impl Pipeline {
             }
         }
         for (action, args) in &cfg.action_args {
-            for key in args.keys() {
+            let known = ACTION_ARGUMENTS
+                .iter()
+                .find(|(a, _)| a == action)
+                .map_or(&[][..], |(_, k)| *k);
+            for key in args.keys().filter(|k| !known.contains(k)) {
                 warnings.push(ConfigWarning::new(
                     "unknown_argument",
                     format!("configurations: argument {key:?} of action {action:?} is not used by Caldera; ignored"),
@@ -222,6 +337,8 @@ impl Pipeline {
                     admit_pending: !has_enqueue,
                 })),
                 backfill::NAME => actions.push(Box::new(backfill::Backfill)),
+                preempt::NAME => actions.push(Box::new(preempt::Preempt::new(&args_of(cfg, preempt::NAME))?)),
+                reclaim::NAME => actions.push(Box::new(reclaim::Reclaim::new(&args_of(cfg, reclaim::NAME))?)),
                 other if NOT_YET.contains(&other) => warnings.push(ConfigWarning::new(
                     "unavailable_action",
                     format!("action {other:?} is not available in this version of Caldera; skipped"),
@@ -229,10 +346,12 @@ impl Pipeline {
                 other => return Err(ConfigError::Invalid(format!("unknown action {other:?}"))),
             }
         }
+        let policy = start_policy(cfg, &mut warnings)?;
         Ok(Pipeline {
             actions,
             plugins,
             action_args: cfg.action_args.clone(),
+            policy,
             warnings,
         })
     }
@@ -253,7 +372,14 @@ impl Pipeline {
         for slot in &self.plugins {
             set.push((slot.factory)(), slot.tier, slot.disabled);
         }
-        Session::open(snap, set, self.action_args.clone())
+        let mut ssn = Session::open(snap, set, self.action_args.clone());
+        ssn.policy = self.policy.clone();
+        ssn
+    }
+
+    /// How this pipeline starts jobs.
+    pub fn policy(&self) -> &StartPolicy {
+        &self.policy
     }
 
     /// Runs one whole cycle.
@@ -263,5 +389,72 @@ impl Pipeline {
             a.execute(&mut ssn);
         }
         ssn.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Result<Pipeline, ConfigError> {
+        Pipeline::from_config(&SchedulerConfig::parse(yaml)?)
+    }
+
+    fn policy(yaml: &str) -> StartPolicy {
+        match load(yaml) {
+            Ok(p) => p.policy().clone(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn start_policy_arguments_are_read_and_checked() {
+        let p = policy(
+            "actions: \"allocate, backfill\"\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: 2h, estimate-depth: 5}\n- name: backfill\n  arguments: {mode: conservative, reservation-depth: 3, starvation-threshold: 6h}\n",
+        );
+        assert!(p.strict_order, "reservations imply queue order");
+        assert_eq!(p.reservations, Reservations::Conservative(3));
+        assert_eq!(p.default_runtime, Some(7_200_000));
+        assert_eq!(p.estimate_depth, 5);
+        assert_eq!(p.starvation_threshold, Some(6 * 3_600_000));
+        let p = policy(
+            "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: none}\n",
+        );
+        assert_eq!(p.default_runtime, None);
+        let p = policy("actions: allocate\nconfigurations:\n- name: backfill\n  arguments: {mode: easy}\n");
+        assert_eq!(
+            p.reservations,
+            Reservations::None,
+            "arguments of an action that is not listed are ignored"
+        );
+        for bad in [
+            "actions: backfill\nconfigurations:\n- name: backfill\n  arguments: {mode: sometimes}\n",
+            "actions: backfill\nconfigurations:\n- name: backfill\n  arguments: {mode: conservative, reservation-depth: 0}\n",
+            "actions: \"allocate, backfill\"\nconfigurations:\n- name: allocate\n  arguments: {strict-order: false}\n- name: backfill\n  arguments: {mode: easy}\n",
+            "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: soon}\n",
+            "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {estimate-depth: -1}\n",
+            "actions: backfill\nconfigurations:\n- name: backfill\n  arguments: {starvation-threshold: 0s}\n",
+            "actions: preempt\nconfigurations:\n- name: preempt\n  arguments: {cooldown: -5m}\n",
+        ] {
+            assert!(load(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_action_arguments_are_reported_once() {
+        let p = load(
+            "actions: \"allocate, preempt\"\nconfigurations:\n- name: preempt\n  arguments: {enableTopologyAwarePreemption: true}\n",
+        )
+        .expect("loads");
+        let warnings: Vec<(&str, String)> = p.warnings.iter().map(|w| (w.kind, w.message.clone())).collect();
+        assert_eq!(
+            warnings,
+            [(
+                "unknown_argument",
+                "configurations: argument \"enableTopologyAwarePreemption\" of action \"preempt\" is not used by Caldera; ignored"
+                    .to_string()
+            )]
+        );
+        assert_eq!(p.action_names(), ["allocate", "preempt"]);
     }
 }

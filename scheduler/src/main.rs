@@ -191,6 +191,7 @@ fn check_config(file: Option<PathBuf>) -> ExitCode {
     match load_config(file.as_ref()) {
         Ok(p) => {
             println!("actions: {}", p.action_names().join(", "));
+            println!("start policy: {}", p.policy());
             for w in &p.warnings {
                 println!("warning: {w}");
             }

@@ -15,8 +15,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as ApiLabelSel
 
 use super::request::is_sidecar;
 use super::{
-    Cause, ConvertError, FieldError, ObjectRef, annotation_or_label, bool_flag, created_at, namespace_of,
-    namespaced_ref, non_empty, pod_request, required_name, time_millis,
+    Cause, ConvertError, FieldError, ObjectRef, annotation_or_label, bool_flag, created_at, duration_annotation,
+    namespace_of, namespaced_ref, non_empty, pod_request, required_name, time_millis,
 };
 use crate::model::{
     HostPort, InclusionPolicy, LabelSelector, Labels, Millis, NodeAffinity, NodeSelectorTerm, PodAffinityTerm,
@@ -78,6 +78,7 @@ pub fn pod_record(
     // Annotations only steer our own scheduling; see the doc comment.
     let task_priority = only_if_ours(task_priority(pod), ours).map_err(at)?;
     let preemptable = only_if_ours(bool_flag(meta, labels::PREEMPTABLE), ours).map_err(at)?;
+    let expected_runtime = only_if_ours(duration_annotation(meta, labels::EXPECTED_RUNTIME), ours).map_err(at)?;
 
     Ok(PodRecord {
         uid: meta.uid.clone().unwrap_or_default(),
@@ -100,6 +101,8 @@ pub fn pod_record(
         preemptable,
         never_preempts: spec.preemption_policy.as_deref() == Some("Never"),
         ours,
+        expected_runtime,
+        nominated_node: non_empty(pod.status.as_ref().and_then(|s| s.nominated_node_name.as_ref())),
     })
 }
 

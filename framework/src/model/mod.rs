@@ -12,7 +12,7 @@ mod selector;
 mod task;
 
 pub use ids::{ClassId, JobId, NodeId, QueueId, TaskId};
-pub use job::{JobCondition, JobInfo, JobPhase, JobSource};
+pub use job::{Disruption, JobCondition, JobInfo, JobPhase, JobSource, Preempted};
 pub use node::NodeInfo;
 pub use queue::{QueueInfo, QueueState};
 pub use selector::{

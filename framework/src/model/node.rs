@@ -27,6 +27,8 @@ pub struct NodeInfo {
     pub releasing: Resources,
     /// Requests of tasks pipelined onto releasing resources.
     pub pipelined: Resources,
+    /// Requests of pending tasks nominated to this node by an earlier cycle: promised to them.
+    pub nominated: Resources,
     /// Tasks on the node.
     pub tasks: Vec<TaskId>,
     /// Host ports in use.
@@ -44,11 +46,13 @@ impl NodeInfo {
         self.allocatable.minus(&self.used)
     }
 
-    /// Resources free once releasing tasks are gone, minus what is already pipelined onto them.
+    /// Resources free once releasing tasks are gone, minus what is already pipelined onto them
+    /// or promised to nominated pods.
     pub fn future_idle(&self) -> Resources {
         let mut r = self.idle();
         r.add(&self.releasing);
         r.sub(&self.pipelined);
+        r.sub(&self.nominated);
         r
     }
 

@@ -174,6 +174,13 @@ pub struct TaskInfo {
     pub never_preempts: bool,
     /// Whether the task is protected from eviction (system-critical or kube-system).
     pub critical: bool,
+    /// How long the pod is expected to run once started: its own `caldera.dev/expected-runtime`,
+    /// else its PodGroup's, else its queue's `caldera.dev/default-expected-runtime`; `None` leaves
+    /// it to the configured global default (see [`crate::timeline`]).
+    pub expected_runtime: Option<Millis>,
+    /// The node this pending pod was promised by an earlier cycle (it preempted, or was pipelined
+    /// onto resources that were being released): other jobs may not take that room.
+    pub nominated: Option<NodeId>,
 }
 
 impl TaskInfo {

@@ -147,6 +147,7 @@ mod tests {
             used: Resources::from_pairs([(CPU, used_cpu), (MEMORY, used_mem)]),
             releasing: Resources::new(),
             pipelined: Resources::new(),
+            nominated: Resources::new(),
             tasks: Vec::new(),
             used_ports: Vec::new(),
             generation: 0,

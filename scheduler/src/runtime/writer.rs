@@ -3,6 +3,8 @@
 //! stalls the scheduling loop; failures are logged and the next cycle writes again if the object
 //! still differs.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -102,6 +104,48 @@ impl Writer {
                 }
                 JobSource::Standalone | JobSource::Foreign => {}
             }
+            Ok(())
+        });
+    }
+
+    /// Sets (`Some`) or removes (`None`) annotations of a PodGroup, by a merge patch of its
+    /// metadata (on the object itself: annotations are not part of any status subresource).
+    pub fn annotate_group(&self, source: JobSource, key: Key, annotations: BTreeMap<String, Option<String>>) {
+        let client = self.client.clone();
+        let patch = json!({ "metadata": { "annotations": annotations } });
+        let what = format!("annotations of {} {}/{}", group_kind(source).0, key.0, key.1);
+        self.spawn(what, async move {
+            let pp = PatchParams::default();
+            match source {
+                JobSource::Volcano => {
+                    Api::<volcano::PodGroup>::namespaced(client, &key.0)
+                        .patch(&key.1, &pp, &Patch::Merge(&patch))
+                        .await?;
+                }
+                JobSource::Coscheduling => {
+                    Api::<coscheduling::PodGroup>::namespaced(client, &key.0)
+                        .patch(&key.1, &pp, &Patch::Merge(&patch))
+                        .await?;
+                }
+                JobSource::Native => {
+                    Api::<native::PodGroup>::namespaced(client, &key.0)
+                        .patch(&key.1, &pp, &Patch::Merge(&patch))
+                        .await?;
+                }
+                JobSource::Standalone | JobSource::Foreign => {}
+            }
+            Ok(())
+        });
+    }
+
+    /// Sets (`Some`) or clears (`None`) a pending pod's `status.nominatedNodeName`, as
+    /// kube-scheduler does for a pod that waits for room being freed for it.
+    pub fn nominate(&self, key: Key, node: Option<String>) {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &key.0);
+        let patch = json!({ "status": { "nominatedNodeName": node } });
+        self.spawn(format!("nominatedNodeName of {}/{}", key.0, key.1), async move {
+            api.patch_status(&key.1, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
             Ok(())
         });
     }
