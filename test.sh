@@ -26,6 +26,15 @@ cargo run --quiet --locked -p caldera-crds --bin crdgen -- --check manifests/crd
 step "build the real control plane for the end-to-end tests (e2e/build; a no-op when up to date)"
 e2e/build
 
+step "chromium for the HTML report test (Debian's package, installed only when missing)"
+if ! command -v chromium >/dev/null 2>&1; then
+  as_root=()
+  if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium >/dev/null
+fi
+chromium --version
+
 step "unit, property, scenario, simulator and end-to-end tests"
 cargo test --workspace --locked
 
@@ -36,12 +45,14 @@ step "the control-plane harness itself (e2e/smoke)"
 e2e/smoke --no-build
 
 step "the README's first command works: caldera simulate"
-cargo run --quiet --release --locked -p caldera -- simulate --format json > target/simulate-default.json
+cargo run --quiet --release --locked -p caldera -- simulate --format json --report target/simulate-report > target/simulate-default.json
+test -s target/simulate-report/index.html
 python3 - <<'PY'
 import json
 r = json.load(open("target/simulate-default.json"))
 s = r["summary"]
 assert s["pods_bound"] > 0, s
-assert set(s) == {"pods", "pods_bound", "makespan_s", "mean_wait_s", "gpu_utilization", "wall_seconds", "decisions_per_second"}, s
+assert set(s) == {"pods", "pods_bound", "makespan_s", "mean_wait_s", "gpu_utilization", "wall_seconds", "decisions_per_second", "evictions", "lost_gpu_hours"}, s
+assert all("estimated_start" in g and "reserved_start" in g for g in r["podgroups"]), r["podgroups"][0]
 print(f"simulate: {s['pods_bound']}/{s['pods']} pods bound, mean wait {s['mean_wait_s']:.1f}s, GPU utilization {s['gpu_utilization']:.2f}")
 PY

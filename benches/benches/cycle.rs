@@ -3,7 +3,9 @@
 //! pods placed (bound) per second.
 //!
 //! `cargo bench -p caldera-benches --bench cycle` runs the full shapes; without `--bench` (as
-//! under `cargo test --benches`) the shapes are scaled down 100× so the run stays short.
+//! under `cargo test --benches`) the shapes are scaled down 100× so the run stays short. The
+//! environment variable `CALDERA_BENCH_CONFIG` names a configuration file to measure instead of
+//! the default pipeline.
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +16,18 @@ use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let scale = if full { Scale::FULL } else { Scale(100) };
-    let pipeline = match Pipeline::default_pipeline() {
-        Ok(p) => p,
-        Err(e) => panic!("the default configuration does not load: {e}"),
+    // CALDERA_BENCH_CONFIG names a configuration file to measure instead of the default one
+    // (e.g. one of manifests/examples/policies/).
+    let pipeline = match std::env::var("CALDERA_BENCH_CONFIG") {
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let cfg = caldera_framework::SchedulerConfig::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            Pipeline::from_config(&cfg).unwrap_or_else(|e| panic!("{path}: {e}"))
+        }
+        Err(_) => match Pipeline::default_pipeline() {
+            Ok(p) => p,
+            Err(e) => panic!("the default configuration does not load: {e}"),
+        },
     };
     let mut c = Criterion::default()
         .sample_size(10)

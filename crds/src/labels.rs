@@ -40,9 +40,22 @@ pub const TOPOLOGY_KEY: &str = "caldera.dev/topology-key";
 /// Set by users or integrations; feeds backfill and start-time estimates.
 pub const EXPECTED_RUNTIME: &str = "caldera.dev/expected-runtime";
 
+/// Queue annotation with a duration: the expected run time of the queue's pods that carry no
+/// `caldera.dev/expected-runtime` of their own (nor on their PodGroup). Set by cluster admins.
+pub const DEFAULT_EXPECTED_RUNTIME: &str = "caldera.dev/default-expected-runtime";
+
 /// PodGroup annotation with an RFC 3339 time: when Caldera expects the pending gang to start.
 /// Written by Caldera for users; never read back as input.
 pub const ESTIMATED_START: &str = "caldera.dev/estimated-start";
+
+/// PodGroup annotation with an RFC 3339 time: when Caldera last evicted pods of the gang for
+/// another job (preempt or reclaim). Written by Caldera and read back, so the preemption
+/// cool-down survives restarts and leader changes.
+pub const PREEMPTED_AT: &str = "caldera.dev/preempted-at";
+
+/// PodGroup annotation, `namespace/name` of the job the gang was last evicted for. Written by
+/// Caldera with [`PREEMPTED_AT`] and read back: a job never evicts the job that evicted it.
+pub const PREEMPTED_BY: &str = "caldera.dev/preempted-by";
 
 /// Pod or PodGroup annotation: the simulated time at which the simulator submits the object.
 /// Set by the simulator's trace loader; ignored outside simulation.

@@ -27,6 +27,26 @@ use crate::duration::parse_duration;
 use crate::model::Millis;
 use crate::plugin::{Hooks, SWITCHES};
 
+/// Volcano's per-plugin switches for extension points Caldera has no plugin voting at (best
+/// node, target job, reserved nodes, victim tasks, HyperNodes, sub-jobs), plus `enableHierarchy`,
+/// which `capacity` and `drf` read: accepted and recorded; switching them off changes nothing
+/// because nothing votes there.
+pub const OTHER_SWITCHES: &[&str] = &[
+    "enableHierarchy",
+    "enableNamespaceOrder",
+    "enableClusterOrder",
+    "EnabledClusterOrder",
+    "enableBestNode",
+    "enableTargetJob",
+    "enableReservedNodes",
+    "enabledVictim",
+    "enabledHyperNodeOrder",
+    "enabledHyperNodeGradient",
+    "enabledSubJobReady",
+    "enabledSubJobPipelined",
+    "enabledSubJobOrder",
+];
+
 /// A configuration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -36,6 +56,33 @@ pub enum ConfigError {
     /// Valid YAML, invalid meaning.
     #[error("scheduler configuration is invalid: {0}")]
     Invalid(String),
+}
+
+/// Something in a configuration that was accepted but is ignored: reported once when the file is
+/// loaded (log line and the `caldera_config_warnings_total{kind}` metric), never fatal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// Metric label: `unknown_key`, `unknown_plugin`, `unavailable_plugin`, `unknown_argument`,
+    /// `unavailable_action`.
+    pub kind: &'static str,
+    /// What was ignored and why.
+    pub message: String,
+}
+
+impl ConfigWarning {
+    /// A warning of `kind`.
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        ConfigWarning {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// Free-form arguments of a plugin or action, read with typed getters that accept Volcano's habit
@@ -137,7 +184,7 @@ pub struct SchedulerConfig {
     /// Per-action arguments.
     pub action_args: BTreeMap<String, Arguments>,
     /// Things that were accepted but ignored, for the caller to report once.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<ConfigWarning>,
 }
 
 #[derive(Deserialize)]
@@ -191,7 +238,10 @@ impl SchedulerConfig {
         }
         for key in raw.rest.keys() {
             if key != "metrics" {
-                warnings.push(format!("unknown top-level key {key:?} ignored"));
+                warnings.push(ConfigWarning::new(
+                    "unknown_key",
+                    format!("unknown top-level key {key:?} ignored"),
+                ));
             }
         }
         let mut tiers = Vec::new();
@@ -211,10 +261,20 @@ impl SchedulerConfig {
                     match SWITCHES.iter().find(|(name, _)| *name == key) {
                         Some((_, hook)) if !on => disabled = disabled.with(*hook),
                         Some(_) => {}
-                        None if key.starts_with("enable") => {
+                        None if OTHER_SWITCHES.contains(&key.as_str()) => {
                             other_switches.insert(key, on);
                         }
-                        None => warnings.push(format!("plugin {}: unknown key {key:?} ignored", p.name)),
+                        None if key.starts_with("enable") => {
+                            warnings.push(ConfigWarning::new(
+                                "unknown_key",
+                                format!("plugin {}: unknown switch {key:?} ignored", p.name),
+                            ));
+                            other_switches.insert(key, on);
+                        }
+                        None => warnings.push(ConfigWarning::new(
+                            "unknown_key",
+                            format!("plugin {}: unknown key {key:?} ignored", p.name),
+                        )),
                     }
                 }
                 plugins.push(PluginConfig {

@@ -1,8 +1,41 @@
-//! A binary heap ordered by a comparator evaluated at push/pop time.
+//! The orders jobs, queues and tasks are taken in, and a binary heap ordered by a comparator
+//! evaluated at push/pop time.
 //!
 //! Job and queue order depend on state that changes as the cycle allocates (DRF shares, queue
 //! usage). Like Volcano's priority queues, an element's position is decided when it is pushed and
 //! re-decided when it is pushed back, so a popped job is re-ranked with its new share.
+
+use std::cmp::Ordering;
+
+use crate::model::{JobId, QueueId, TaskId};
+use crate::plugin::PluginSet;
+use crate::snapshot::Snapshot;
+
+/// Job order: the plugins' tiered answer, then creation time, then name (so ties never depend on
+/// input order).
+pub fn job_before(p: &PluginSet, s: &Snapshot, a: JobId, b: JobId) -> bool {
+    let (ja, jb) = (s.job(a), s.job(b));
+    p.job_order(s, a, b)
+        .then_with(|| ja.created.cmp(&jb.created))
+        .then_with(|| (&ja.namespace, &ja.name).cmp(&(&jb.namespace, &jb.name)))
+        .then_with(|| a.cmp(&b))
+        == Ordering::Less
+}
+
+/// Queue order: the plugins' tiered answer, then name.
+pub fn queue_before(p: &PluginSet, s: &Snapshot, a: QueueId, b: QueueId) -> bool {
+    p.queue_order(s, a, b)
+        .then_with(|| s.queue(a).name.cmp(&s.queue(b).name))
+        == Ordering::Less
+}
+
+/// Task order: the plugins' tiered answer, then creation time, then name.
+pub fn task_order(p: &PluginSet, s: &Snapshot, a: TaskId, b: TaskId) -> Ordering {
+    let (ta, tb) = (s.task(a), s.task(b));
+    p.task_order(s, a, b)
+        .then_with(|| ta.created.cmp(&tb.created))
+        .then_with(|| ta.name.cmp(&tb.name))
+}
 
 /// A heap of copyable handles; `before(a, b)` says whether `a` must come out before `b`.
 #[derive(Clone, Debug, Default)]

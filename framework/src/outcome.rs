@@ -20,6 +20,10 @@ pub struct Eviction {
     pub task: TaskId,
     /// Why (e.g. "preempted by ns/job").
     pub reason: String,
+    /// The job it makes room for.
+    pub by: JobId,
+    /// The action that decided it (`preempt`, `reclaim`).
+    pub action: &'static str,
 }
 
 /// A job's status as the cycle concluded it.
@@ -50,4 +54,11 @@ pub struct Outcome {
     pub queue_deserved: BTreeMap<crate::model::QueueId, crate::resource::Resources>,
     /// Phase and condition of every schedulable job at the end of the cycle.
     pub jobs: BTreeMap<JobId, JobStatus>,
+    /// When each pending job is expected to start (simulated or Unix milliseconds), for the jobs
+    /// an estimate was made for; a job that never fits by what is known has none.
+    pub estimated_starts: BTreeMap<JobId, crate::model::Millis>,
+    /// The pending jobs holding a reservation (EASY or conservative backfill): when and where.
+    pub reservations: BTreeMap<JobId, crate::timeline::Slot>,
+    /// Pending tasks whose nomination is void: the driver forgets it.
+    pub dropped_nominations: Vec<TaskId>,
 }

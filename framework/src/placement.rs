@@ -6,15 +6,21 @@
 //! re-evaluates only the nodes logged since it last looked. So the k-th pod of a 5,000-pod gang
 //! costs O(changed nodes · log N), not O(N).
 //!
+//! The same re-evaluation keeps, per class, why each node that does not fit fails it, so saying
+//! why a pod fits nowhere costs O(distinct reasons), not another pass over every node: a cycle
+//! on a full cluster asks that of thousands of pods.
+//!
 //! Topology-sensitive classes (pod (anti-)affinity across zones) are searched in full for every pod.
 
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 
 use priority_queue::PriorityQueue;
 
 use crate::fit::{FitFailure, insufficient};
 use crate::model::{NodeId, TaskId};
-use crate::plugin::PluginSet;
+use crate::plugin::{PluginSet, Reason};
+use crate::resource::ResourceId;
 use crate::snapshot::Snapshot;
 
 /// Where a task can go.
@@ -32,7 +38,72 @@ type Key = (bool, i64, Reverse<u32>);
 struct ClassCache {
     heap: PriorityQueue<u32, Key>,
     cursor: usize,
-    failure: Option<(usize, FitFailure)>,
+    misfits: Misfits,
+}
+
+/// One reason a node does not fit a task.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Why {
+    /// A predicate failed (only the first failing one is reported, as kube-scheduler does).
+    Predicate(Reason),
+    /// Not enough of this resource, counting what is pipelined onto the node.
+    Short(ResourceId),
+}
+
+/// Why each node fails a class: the distinct reason sets, and which set each node has.
+struct Misfits {
+    /// Per node, an index into `sets`; 0 is the empty set of a node that fits.
+    at: Vec<u32>,
+    /// Distinct reason sets with how many nodes have each.
+    sets: Vec<(Vec<Why>, u32)>,
+    index: BTreeMap<Vec<Why>, u32>,
+}
+
+impl Misfits {
+    fn new(nodes: usize) -> Self {
+        let nodes_u32 = u32::try_from(nodes).unwrap_or(u32::MAX);
+        Misfits {
+            at: vec![0; nodes],
+            sets: vec![(Vec::new(), nodes_u32)],
+            index: BTreeMap::from([(Vec::new(), 0)]),
+        }
+    }
+
+    /// Records that node `n` now fails for `why` (empty: it fits).
+    fn set(&mut self, n: NodeId, why: &[Why]) {
+        let i = match self.index.get(why) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
+                self.sets.push((why.to_vec(), 0));
+                self.index.insert(why.to_vec(), i);
+                i
+            }
+        };
+        let Some(slot) = self.at.get_mut(n.idx()) else { return };
+        let old = std::mem::replace(slot, i);
+        if old != i {
+            self.sets[old as usize].1 -= 1;
+            self.sets[i as usize].1 += 1;
+        }
+    }
+
+    fn failure(&self, s: &Snapshot) -> FitFailure {
+        let mut f = FitFailure::over(s.nodes.len());
+        for (why, count) in self.sets.iter().filter(|(_, c)| *c > 0) {
+            for w in why {
+                add_why(&mut f, s, w, *count);
+            }
+        }
+        f
+    }
+}
+
+fn add_why(f: &mut FitFailure, s: &Snapshot, why: &Why, count: u32) {
+    match why {
+        Why::Predicate(r) => f.add_n(r, count),
+        Why::Short(id) => f.add_n(&insufficient(s.resources.name(*id)), count),
+    }
 }
 
 /// Per-class node caches for one session.
@@ -67,10 +138,11 @@ impl Placer {
             return full_scan(plugins, s, task);
         }
         let slot = &mut self.classes[class.idx()];
+        let mut why = Vec::new();
         let cache = match slot {
             Some(c) => {
                 for &n in &changes[c.cursor..] {
-                    match evaluate(plugins, s, task, n) {
+                    match evaluate(plugins, s, task, n, &mut why) {
                         Some(key) => {
                             c.heap.push(n.0, key);
                         }
@@ -78,6 +150,7 @@ impl Placer {
                             c.heap.remove(&n.0);
                         }
                     }
+                    c.misfits.set(n, &why);
                 }
                 c.cursor = changes.len();
                 c
@@ -89,15 +162,18 @@ impl Placer {
                     return Err(f);
                 }
                 let mut heap = PriorityQueue::with_capacity(s.nodes.len());
+                let mut misfits = Misfits::new(s.nodes.len());
                 for n in s.node_ids() {
-                    if let Some(key) = evaluate(plugins, s, task, n) {
+                    if let Some(key) = evaluate(plugins, s, task, n, &mut why) {
                         heap.push(n.0, key);
+                    } else {
+                        misfits.set(n, &why);
                     }
                 }
                 slot.insert(ClassCache {
                     heap,
                     cursor: changes.len(),
-                    failure: None,
+                    misfits,
                 })
             }
         };
@@ -106,47 +182,48 @@ impl Placer {
                 let n = NodeId(n);
                 Ok(if idle { Placement::Idle(n) } else { Placement::Future(n) })
             }
-            None => {
-                if let Some((at, f)) = &cache.failure
-                    && *at == changes.len()
-                {
-                    return Err(f.clone());
-                }
-                let f = explain(plugins, s, task);
-                cache.failure = Some((changes.len(), f.clone()));
-                Err(f)
-            }
+            None => Err(cache.misfits.failure(s)),
         }
     }
 }
 
-/// Filters and scores one node; `None` when it does not fit.
+/// Filters and scores one node; `None` when it does not fit, with the reasons left in `why`
+/// (which is empty when the node fits).
 #[inline]
-fn evaluate(plugins: &PluginSet, s: &Snapshot, task: TaskId, n: NodeId) -> Option<Key> {
-    plugins.predicate(s, task, n).ok()?;
+fn evaluate(plugins: &PluginSet, s: &Snapshot, task: TaskId, n: NodeId, why: &mut Vec<Why>) -> Option<Key> {
+    why.clear();
+    if let Err(reason) = plugins.predicate(s, task, n) {
+        why.push(Why::Predicate(reason));
+        return None;
+    }
     let req = &s.task(task).spec.request;
     let node = s.node(n);
     // Whatever goes on a node must leave room for what is pipelined onto it (future idle), and
     // may take it now only if it also fits the idle resources.
-    if !req.fits_in(&node.future_idle()) {
+    if !req.fits_with(|id| node.future_idle_of(id)) {
+        why.extend(req.insufficient_with(|id| node.future_idle_of(id)).map(Why::Short));
         return None;
     }
-    let key_idle = req.fits_in(&node.idle());
+    let key_idle = req.fits_with(|id| node.idle_of(id));
     Some((key_idle, plugins.node_score(s, task, n), Reverse(n.0)))
 }
 
-/// Why no node fits: the first failing predicate of each node, else each insufficient resource.
-fn explain(plugins: &PluginSet, s: &Snapshot, task: TaskId) -> FitFailure {
-    let mut f = FitFailure::over(s.nodes.len());
-    let req = &s.task(task).spec.request;
-    for n in s.node_ids() {
-        if let Err(reason) = plugins.predicate(s, task, n) {
-            f.add(&reason);
-            continue;
-        }
-        let avail = s.node(n).future_idle();
-        for r in req.insufficient(&avail) {
-            f.add(&insufficient(s.resources.name(r)));
+/// Why none of `nodes` fits: the first failing predicate of each node, else each insufficient
+/// resource.
+fn explain(
+    plugins: &PluginSet,
+    s: &Snapshot,
+    task: TaskId,
+    nodes: impl Iterator<Item = NodeId>,
+    total: usize,
+) -> FitFailure {
+    let mut f = FitFailure::over(total);
+    let mut why = Vec::new();
+    for n in nodes {
+        if evaluate(plugins, s, task, n, &mut why).is_none() {
+            for w in &why {
+                add_why(&mut f, s, w, 1);
+            }
         }
     }
     f
@@ -161,27 +238,15 @@ fn masked_scan(plugins: &mut PluginSet, s: &Snapshot, task: TaskId, mask: &[bool
         f.add_n(&reason, u32::try_from(total).unwrap_or(u32::MAX));
         return Err(f);
     }
-    let best = allowed().filter_map(|n| evaluate(plugins, s, task, n)).max();
+    let mut why = Vec::new();
+    let best = allowed().filter_map(|n| evaluate(plugins, s, task, n, &mut why)).max();
     match best {
         Some((idle, _, Reverse(n))) => Ok(if idle {
             Placement::Idle(NodeId(n))
         } else {
             Placement::Future(NodeId(n))
         }),
-        None => {
-            let mut f = FitFailure::over(total);
-            let req = &s.task(task).spec.request;
-            for n in allowed() {
-                if let Err(reason) = plugins.predicate(s, task, n) {
-                    f.add(&reason);
-                    continue;
-                }
-                for r in req.insufficient(&s.node(n).future_idle()) {
-                    f.add(&insufficient(s.resources.name(r)));
-                }
-            }
-            Err(f)
-        }
+        None => Err(explain(plugins, s, task, allowed(), total)),
     }
 }
 
@@ -191,13 +256,17 @@ fn full_scan(plugins: &mut PluginSet, s: &Snapshot, task: TaskId) -> Result<Plac
         f.add_n(&reason, u32::try_from(s.nodes.len()).unwrap_or(u32::MAX));
         return Err(f);
     }
-    let best = s.node_ids().filter_map(|n| evaluate(plugins, s, task, n)).max();
+    let mut why = Vec::new();
+    let best = s
+        .node_ids()
+        .filter_map(|n| evaluate(plugins, s, task, n, &mut why))
+        .max();
     match best {
         Some((idle, _, Reverse(n))) => Ok(if idle {
             Placement::Idle(NodeId(n))
         } else {
             Placement::Future(NodeId(n))
         }),
-        None => Err(explain(plugins, s, task)),
+        None => Err(explain(plugins, s, task, s.node_ids(), s.nodes.len())),
     }
 }

@@ -9,12 +9,42 @@
 //! | overused | any plugin |
 //! | job enqueueable, job pipelined | votes: any Reject → no; else a Permit in a tier → yes; all abstain → yes |
 //! | node score | sum |
+//! | preemptable, reclaimable (victims) | per tier: the intersection of the sets proposed by the plugins that did not abstain; the first tier in which any plugin answered decides, even with an empty set; no answer at all → no victims |
+//! | job starving | the first tier with a plugin implementing it decides; all of them must say yes; none → no |
+//! | preemptive | every enabled plugin must agree |
+//! | queue deserved | first plugin (tier order) that knows |
+//!
+//! # Victim selection, for plugin authors
+//!
+//! `preempt` and `reclaim` ask [`Plugin::preemptable`] / [`Plugin::reclaimable`] which running
+//! pods may be evicted so that a pending job can run. The contract:
+//!
+//! - `candidates` are pods that already pass every hard rule: running or bound, of another job,
+//!   `volcano.sh/preemptable` not false on pod or PodGroup, not in the preemption cool-down, not
+//!   of the job that last evicted the preemptor; for `reclaim`, of a queue whose `reclaimable` is
+//!   not false. They come in the order the action would evict them (cheapest first), so a plugin
+//!   that keeps a running budget (proportion subtracts each accepted victim from its queue's
+//!   usage) must walk them in that order.
+//! - Return [`Victims::Select`] with the subset that may go (keep the given order; an empty set
+//!   is a real answer: "none of these"), or [`Victims::Abstain`] to have no opinion.
+//! - An answer is about the set as a whole: the action calls the hook again with the exact set it
+//!   intends to evict and evicts only if every pod of it comes back, so a plugin may accept pods
+//!   individually that it would refuse together (a gang's members, a queue's share).
+//! - Hooks are pure: no state may change, since the action calls them many times per job.
+//! - Whatever the plugins say, the action never leaves a gang below its minMember: if evicting a
+//!   pod would, the whole gang is evicted or none of it (`Disruption`).
+//!
+//! [`Plugin::job_starving`] says whether a job may evict others at all (Volcano: the gang is
+//! still short of minMember); [`Plugin::preemptive`] whether a queue may take more by reclaiming
+//! (proportion: only up to its deserved share); [`Plugin::queue_deserved`] tells `reclaim` what a
+//! queue is entitled to, so it takes back only what is held above that.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use crate::model::{JobId, NodeId, QueueId, TaskId};
 use crate::outcome::Outcome;
+use crate::resource::Resources;
 use crate::snapshot::Snapshot;
 
 /// Why a node does not fit a task, in kube-scheduler's wording ("node(s) had untolerated taint {gpu: true}").
@@ -35,6 +65,15 @@ pub enum Vote {
     Abstain,
     /// No, whatever others say.
     Reject,
+}
+
+/// A plugin's answer to "which of these pods may be evicted?".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Victims {
+    /// No opinion: the other plugins (or the next tier) decide.
+    Abstain,
+    /// These may go, in the order given (possibly none).
+    Select(Vec<TaskId>),
 }
 
 /// A set of extension points, as bits.
@@ -58,6 +97,8 @@ impl Hooks {
     pub const RECLAIMABLE: Hooks = Hooks(1 << 12);
     pub const JOB_STARVING: Hooks = Hooks(1 << 13);
     pub const PREEMPTIVE: Hooks = Hooks(1 << 14);
+    /// Not switchable: a queue's deserved share is a fact the plugin computes, not a vote.
+    pub const QUEUE_DESERVED: Hooks = Hooks(1 << 15);
     pub const NONE: Hooks = Hooks(0);
 
     /// Union.
@@ -145,7 +186,9 @@ pub trait Plugin: Send {
     fn overused(&self, _s: &Snapshot, _q: QueueId) -> bool {
         false
     }
-    /// Per-task preparation before nodes are filtered; an error rejects every node.
+    /// Per-task preparation before nodes are filtered and scored (called for predicate and score
+    /// plugins: once per class for ordinary classes, before every pod for topology-sensitive
+    /// ones); an error rejects every node.
     fn pre_predicate(&mut self, _s: &Snapshot, _t: TaskId) -> Result<(), Reason> {
         Ok(())
     }
@@ -156,6 +199,28 @@ pub trait Plugin: Send {
     /// How good `node` is for `task`; higher is better.
     fn node_score(&self, _s: &Snapshot, _t: TaskId, _n: NodeId) -> i64 {
         0
+    }
+    /// Which of `candidates` may be evicted so that `preemptor` (a pending pod of a job in the
+    /// same queue) can run. See the module documentation for the contract.
+    fn preemptable(&self, _s: &Snapshot, _preemptor: TaskId, _candidates: &[TaskId]) -> Victims {
+        Victims::Abstain
+    }
+    /// Which of `candidates` (pods of other queues) may be evicted so that `reclaimer` can run.
+    /// See the module documentation for the contract.
+    fn reclaimable(&self, _s: &Snapshot, _reclaimer: TaskId, _candidates: &[TaskId]) -> Victims {
+        Victims::Abstain
+    }
+    /// Whether the pending job `j` still lacks what it needs, so that it may evict others.
+    fn job_starving(&self, _s: &Snapshot, _j: JobId) -> bool {
+        false
+    }
+    /// Whether `queue` may reclaim resources from other queues for `task`.
+    fn preemptive(&self, _s: &Snapshot, _q: QueueId, _t: TaskId) -> bool {
+        true
+    }
+    /// What `queue` is entitled to now, if this plugin shares the cluster between queues.
+    fn queue_deserved(&self, _s: &Snapshot, _q: QueueId) -> Option<Resources> {
+        None
     }
     /// `task` was placed (allocated or pipelined) in the session.
     fn on_allocate(&mut self, _s: &Snapshot, _t: TaskId) {}
@@ -177,6 +242,8 @@ pub struct PluginSet {
     entries: Vec<Entry>,
     predicate: Vec<usize>,
     score: Vec<usize>,
+    /// Plugins whose `pre_predicate` runs: every predicate or score plugin.
+    prepare: Vec<usize>,
 }
 
 impl PluginSet {
@@ -189,6 +256,9 @@ impl PluginSet {
         }
         if enabled.has(Hooks::NODE_ORDER) {
             self.score.push(i);
+        }
+        if enabled.has(Hooks::PREDICATE) || enabled.has(Hooks::NODE_ORDER) {
+            self.prepare.push(i);
         }
         self.entries.push(Entry { plugin, tier, enabled });
     }
@@ -270,9 +340,9 @@ impl PluginSet {
     pub fn overused(&self, s: &Snapshot, q: QueueId) -> bool {
         self.with(Hooks::OVERUSED).any(|e| e.plugin.overused(s, q))
     }
-    /// Runs every predicate plugin's per-task preparation.
+    /// Runs every predicate and score plugin's per-task preparation.
     pub fn pre_predicate(&mut self, s: &Snapshot, t: TaskId) -> Result<(), Reason> {
-        for &i in &self.predicate {
+        for &i in &self.prepare {
             self.entries[i].plugin.pre_predicate(s, t)?;
         }
         Ok(())
@@ -293,6 +363,69 @@ impl PluginSet {
             .map(|&i| self.entries[i].plugin.node_score(s, t, n))
             .sum()
     }
+    /// Tiered victim selection for preemption; see the module documentation.
+    pub fn preemptable(&self, s: &Snapshot, preemptor: TaskId, candidates: &[TaskId]) -> Vec<TaskId> {
+        self.victims(Hooks::PREEMPTABLE, candidates, |p| {
+            p.preemptable(s, preemptor, candidates)
+        })
+    }
+    /// Tiered victim selection for reclaim; see the module documentation.
+    pub fn reclaimable(&self, s: &Snapshot, reclaimer: TaskId, candidates: &[TaskId]) -> Vec<TaskId> {
+        self.victims(Hooks::RECLAIMABLE, candidates, |p| {
+            p.reclaimable(s, reclaimer, candidates)
+        })
+    }
+    /// Whether the job may evict others: the first tier with an answer decides, unanimously.
+    pub fn job_starving(&self, s: &Snapshot, j: JobId) -> bool {
+        let mut tier = None;
+        for e in self.with(Hooks::JOB_STARVING) {
+            if tier.is_some_and(|t| t != e.tier) {
+                return true;
+            }
+            tier = Some(e.tier);
+            if !e.plugin.job_starving(s, j) {
+                return false;
+            }
+        }
+        tier.is_some()
+    }
+    /// All plugins let the queue reclaim for the task.
+    pub fn preemptive(&self, s: &Snapshot, q: QueueId, t: TaskId) -> bool {
+        self.with(Hooks::PREEMPTIVE).all(|e| e.plugin.preemptive(s, q, t))
+    }
+    /// The queue's deserved share, from the first plugin that computes one.
+    pub fn queue_deserved(&self, s: &Snapshot, q: QueueId) -> Option<Resources> {
+        self.with(Hooks::QUEUE_DESERVED)
+            .find_map(|e| e.plugin.queue_deserved(s, q))
+    }
+
+    fn victims(&self, hook: Hooks, candidates: &[TaskId], f: impl Fn(&dyn Plugin) -> Victims) -> Vec<TaskId> {
+        let mut tier = None;
+        // The intersection so far, as a set; the result keeps the candidates' order.
+        let mut decided: Option<std::collections::BTreeSet<TaskId>> = None;
+        for e in self.with(hook) {
+            if tier != Some(e.tier) {
+                if decided.is_some() {
+                    break;
+                }
+                tier = Some(e.tier);
+            }
+            let Victims::Select(proposed) = f(e.plugin.as_ref()) else {
+                continue;
+            };
+            let proposed: std::collections::BTreeSet<TaskId> = proposed.into_iter().collect();
+            decided = Some(match decided {
+                None => proposed,
+                Some(so_far) => so_far.intersection(&proposed).copied().collect(),
+            });
+        }
+        match decided {
+            // Only what was offered may come back, whatever a plugin returns.
+            Some(set) => candidates.iter().copied().filter(|t| set.contains(t)).collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// Notifies every plugin of a placement.
     pub fn on_allocate(&mut self, s: &Snapshot, t: TaskId) {
         for e in &mut self.entries {
@@ -369,6 +502,105 @@ mod tests {
             "a permit ends the search"
         );
         assert!(!set(&[(0, Vote::Abstain), (1, Vote::Reject)]).job_enqueueable(&s, j));
+    }
+
+    /// Proposes a fixed victim set (or abstains) and answers job_starving with a fixed value.
+    struct Picker(Option<Vec<u32>>, bool);
+    impl Plugin for Picker {
+        fn name(&self) -> &'static str {
+            "picker"
+        }
+        fn hooks(&self) -> Hooks {
+            Hooks::PREEMPTABLE.with(Hooks::RECLAIMABLE).with(Hooks::JOB_STARVING)
+        }
+        fn preemptable(&self, _: &Snapshot, _: TaskId, _: &[TaskId]) -> Victims {
+            match &self.0 {
+                Some(v) => Victims::Select(v.iter().map(|i| TaskId(*i)).collect()),
+                None => Victims::Abstain,
+            }
+        }
+        fn reclaimable(&self, s: &Snapshot, t: TaskId, c: &[TaskId]) -> Victims {
+            self.preemptable(s, t, c)
+        }
+        fn job_starving(&self, _: &Snapshot, _: JobId) -> bool {
+            self.1
+        }
+    }
+
+    fn pickers(tiers: &[(usize, Option<&[u32]>, bool)], disabled: Hooks) -> PluginSet {
+        let mut p = PluginSet::default();
+        for (tier, v, starving) in tiers {
+            p.push(Box::new(Picker(v.map(<[u32]>::to_vec), *starving)), *tier, disabled);
+        }
+        p
+    }
+
+    #[test]
+    fn victims_intersect_within_a_tier_and_the_first_deciding_tier_wins() {
+        let s = empty();
+        let cands: Vec<TaskId> = (0..6).map(TaskId).collect();
+        let ids = |v: Vec<TaskId>| v.into_iter().map(|t| t.0).collect::<Vec<_>>();
+        let p = pickers(&[(0, Some(&[1, 2, 3]), true), (0, Some(&[5, 3, 2]), true)], Hooks::NONE);
+        assert_eq!(
+            ids(p.preemptable(&s, TaskId(9), &cands)),
+            [2, 3],
+            "intersection, in candidate order"
+        );
+        let p = pickers(
+            &[(0, None, true), (1, Some(&[4]), true), (2, Some(&[1]), true)],
+            Hooks::NONE,
+        );
+        assert_eq!(
+            ids(p.preemptable(&s, TaskId(9), &cands)),
+            [4],
+            "an abstaining tier passes on"
+        );
+        let p = pickers(&[(0, Some(&[]), true), (1, Some(&[4]), true)], Hooks::NONE);
+        assert!(
+            p.reclaimable(&s, TaskId(9), &cands).is_empty(),
+            "an empty answer decides (unlike Volcano, where it lets the next tier refill it)"
+        );
+        let p = pickers(
+            &[(0, Some(&[1, 2]), true), (0, Some(&[3]), true), (1, Some(&[1]), true)],
+            Hooks::NONE,
+        );
+        assert!(
+            p.preemptable(&s, TaskId(9), &cands).is_empty(),
+            "an empty intersection decides"
+        );
+        let p = pickers(&[(0, None, true)], Hooks::NONE);
+        assert!(
+            p.preemptable(&s, TaskId(9), &cands).is_empty(),
+            "nobody decides: no victims"
+        );
+        let p = pickers(&[(0, Some(&[7, 1]), true)], Hooks::NONE);
+        assert_eq!(
+            ids(p.preemptable(&s, TaskId(9), &cands)),
+            [1],
+            "nothing that was not offered"
+        );
+        let p = pickers(&[(0, Some(&[]), true), (1, Some(&[2]), true)], Hooks::PREEMPTABLE);
+        assert!(
+            p.preemptable(&s, TaskId(9), &cands).is_empty(),
+            "enablePreemptable: false"
+        );
+        assert_eq!(ids(p.reclaimable(&s, TaskId(9), &cands)), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn job_starving_is_decided_by_the_first_tier_that_answers() {
+        let s = empty();
+        let j = JobId(0);
+        assert!(
+            !pickers(&[], Hooks::NONE).job_starving(&s, j),
+            "no answer: not starving"
+        );
+        assert!(pickers(&[(0, None, true), (0, None, true), (1, None, false)], Hooks::NONE).job_starving(&s, j));
+        assert!(!pickers(&[(0, None, true), (0, None, false)], Hooks::NONE).job_starving(&s, j));
+        assert!(
+            !pickers(&[(0, None, true), (1, None, false)], Hooks::JOB_STARVING).job_starving(&s, j),
+            "enableJobStarving: false"
+        );
     }
 
     #[test]

@@ -204,6 +204,44 @@ impl Resources {
             .all(|(i, &req)| req <= 0 || req <= available.0.get(i).copied().unwrap_or(0))
     }
 
+    /// How many copies of this request fit in `available` (`u32::MAX` for a request of nothing).
+    pub fn copies_in(&self, available: &Resources) -> u32 {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, req)| **req > 0)
+            .map(|(i, &req)| {
+                let have = available.0.get(i).copied().unwrap_or(0).max(0);
+                u32::try_from(have / req).unwrap_or(u32::MAX)
+            })
+            .min()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// [`Resources::fits_in`] against amounts computed per resource on the fly, so a fit check
+    /// against a node's derived amounts (idle, future idle) allocates nothing.
+    #[inline]
+    pub fn fits_with(&self, available: impl Fn(ResourceId) -> i64) -> bool {
+        self.iter_requested().all(|(id, req)| req <= available(id))
+    }
+
+    /// [`Resources::insufficient`] against amounts computed per resource on the fly.
+    pub fn insufficient_with(&self, available: impl Fn(ResourceId) -> i64) -> impl Iterator<Item = ResourceId> {
+        self.iter_requested()
+            .filter(move |&(id, req)| req > available(id))
+            .map(|(id, _)| id)
+    }
+
+    /// Positive entries in id order.
+    #[inline]
+    fn iter_requested(&self) -> impl Iterator<Item = (ResourceId, i64)> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v > 0)
+            .filter_map(|(i, v)| ResourceId::try_from(i).ok().map(|id| (id, *v)))
+    }
+
     /// Ids whose request exceeds `available`, in id order.
     pub fn insufficient<'a>(&'a self, available: &'a Resources) -> impl Iterator<Item = ResourceId> + 'a {
         self.iter()

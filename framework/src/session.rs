@@ -11,12 +11,14 @@ use std::collections::BTreeMap;
 
 use crate::config::Arguments;
 use crate::fit::FitFailure;
-use crate::model::{JobCondition, JobId, JobPhase, JobSource, NodeId, TaskId, TaskStatus};
+use crate::model::{JobCondition, JobId, JobPhase, JobSource, Millis, NodeId, TaskId, TaskStatus};
 use crate::outcome::{JobStatus, Outcome};
 use crate::placement::{Placement, Placer};
 use crate::plugin::PluginSet;
+use crate::policy::StartPolicy;
 use crate::snapshot::Snapshot;
 use crate::statement::Statement;
+use crate::timeline::{Demand, DemandGroup, Slot, Timeline};
 
 /// A cycle in progress.
 pub struct Session {
@@ -30,9 +32,17 @@ pub struct Session {
     pub action_args: BTreeMap<String, Arguments>,
     /// When set, placements are confined to the nodes whose entry is true (a gang's topology domain).
     pub node_mask: Option<Vec<bool>>,
+    /// How jobs start: order, reservations, expected run times.
+    pub policy: StartPolicy,
     changes: Vec<NodeId>,
     placer: Placer,
     kept: Vec<Statement>,
+    timeline: Option<Timeline>,
+    /// Per equivalence class, the nodes whose predicates admit it (for planning; computed once).
+    eligible: Vec<Option<Vec<bool>>>,
+    /// Per queue, when its pods end (see [`crate::estimate::share_room_at`]), with the length of
+    /// the change log it reflects.
+    queue_ends: BTreeMap<crate::QueueId, (usize, Vec<(Millis, crate::Resources)>)>,
 }
 
 impl Session {
@@ -40,15 +50,211 @@ impl Session {
     pub fn open(snap: Snapshot, mut plugins: PluginSet, action_args: BTreeMap<String, Arguments>) -> Self {
         plugins.open(&snap);
         let placer = Placer::new(snap.classes.len());
+        let classes = snap.classes.len();
         Session {
             snap,
             plugins,
             outcome: Outcome::default(),
             action_args,
             node_mask: None,
+            policy: StartPolicy::default(),
             changes: Vec::new(),
             placer,
             kept: Vec::new(),
+            timeline: None,
+            eligible: vec![None; classes],
+            queue_ends: BTreeMap::new(),
+        }
+    }
+
+    /// Recomputes queue `q`'s expected pod ends if anything changed since they were last computed.
+    pub(crate) fn refresh_queue_ends(&mut self, q: crate::QueueId) {
+        let version = self.changes.len();
+        if self.queue_ends.get(&q).is_some_and(|(v, _)| *v == version) {
+            return;
+        }
+        let ends = crate::estimate::queue_ends(self, q);
+        self.queue_ends.insert(q, (version, ends));
+    }
+
+    /// Queue `q`'s expected pod ends as last refreshed.
+    pub(crate) fn queue_ends(&self, q: crate::QueueId) -> &[(Millis, crate::Resources)] {
+        self.queue_ends.get(&q).map_or(&[], |(_, e)| e.as_slice())
+    }
+
+    /// The cluster's free capacity over time as the session stands, with this cycle's
+    /// reservations.
+    pub fn timeline(&mut self) -> &Timeline {
+        self.timeline_mut()
+    }
+
+    fn timeline_mut(&mut self) -> &mut Timeline {
+        let (snap, policy, changes) = (&self.snap, &self.policy, &self.changes);
+        let tl = self
+            .timeline
+            .get_or_insert_with(|| Timeline::new(snap, policy, changes.len()));
+        tl.refresh(snap, policy, changes);
+        tl
+    }
+
+    /// The nodes whose predicates admit `task`'s class (all false if its pre-predicate fails),
+    /// resources aside; computed once per class and cycle.
+    pub fn eligible_nodes(&mut self, task: TaskId) -> Vec<bool> {
+        let class = self.snap.task(task).class.idx();
+        if let Some(Some(mask)) = self.eligible.get(class) {
+            return mask.clone();
+        }
+        let mask = if self.plugins.pre_predicate(&self.snap, task).is_err() {
+            vec![false; self.snap.nodes.len()]
+        } else {
+            self.snap
+                .node_ids()
+                .map(|n| self.plugins.predicate(&self.snap, task, n).is_ok())
+                .collect()
+        };
+        if let Some(slot) = self.eligible.get_mut(class) {
+            *slot = Some(mask.clone());
+        }
+        mask
+    }
+
+    /// The earliest slot in which `tasks` (pending pods of job `j`, the ones its gang needs) can
+    /// all start, not before `not_before`; a job with a topology key is planned inside each domain
+    /// of that label and the earliest domain wins. `None` if it never fits by what is known.
+    pub fn plan(&mut self, j: JobId, tasks: &[TaskId], not_before: Millis) -> Option<Slot> {
+        if tasks.is_empty() {
+            return None;
+        }
+        let duration = tasks
+            .iter()
+            .map(|t| self.policy.runtime(&self.snap, *t))
+            .try_fold(0, |acc: Millis, rt| rt.map(|rt| acc.max(rt)));
+        let mut groups: Vec<(crate::ClassId, DemandGroup)> = Vec::new();
+        for &t in tasks {
+            let class = self.snap.task(t).class;
+            if let Some((_, g)) = groups.iter_mut().find(|(c, _)| *c == class) {
+                g.count += 1;
+                continue;
+            }
+            let eligible = self.eligible_nodes(t);
+            groups.push((
+                class,
+                DemandGroup {
+                    request: self.snap.task(t).spec.request.clone(),
+                    count: 1,
+                    eligible,
+                },
+            ));
+        }
+        let demand = Demand {
+            groups: groups.into_iter().map(|(_, g)| g).collect(),
+            duration,
+            not_before,
+        };
+        let key = self.snap.job(j).topology_key.clone();
+        let domains = match key {
+            None => vec![None],
+            Some(key) => {
+                let mut by_value: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
+                for n in self.snap.node_ids() {
+                    if let Some(v) = self.snap.node(n).labels.get(&key) {
+                        by_value
+                            .entry(v.as_str())
+                            .or_insert_with(|| vec![false; self.snap.nodes.len()])[n.idx()] = true;
+                    }
+                }
+                by_value.into_values().map(Some).collect()
+            }
+        };
+        let tl = self.timeline_mut();
+        let mut best: Option<Slot> = None;
+        for mask in domains {
+            let mut d = demand.clone();
+            if let Some(mask) = &mask {
+                for g in &mut d.groups {
+                    for (e, m) in g.eligible.iter_mut().zip(mask) {
+                        *e = *e && *m;
+                    }
+                }
+            }
+            if let Some(slot) = tl.earliest(&d)
+                && best.as_ref().is_none_or(|b| slot.start < b.start)
+            {
+                best = Some(slot);
+            }
+        }
+        best
+    }
+
+    /// Holds `slot` for job `j` (a reservation later placements may not disturb) and records its
+    /// estimated start; `protected` marks a reservation proper rather than a mere estimate.
+    pub fn reserve(&mut self, j: JobId, slot: &Slot, protected: bool) {
+        self.timeline_mut().reserve(j, slot);
+        self.outcome.estimated_starts.insert(j, slot.start);
+        if protected {
+            self.outcome.reservations.insert(j, slot.clone());
+        }
+    }
+
+    /// Drops job `j`'s reservation (it is starting now).
+    pub fn unreserve(&mut self, j: JobId) {
+        self.timeline_mut().release_claims(j);
+        self.outcome.reservations.remove(&j);
+        self.outcome.estimated_starts.remove(&j);
+    }
+
+    /// Whether the tasks just placed (not yet committed) take room a reservation needs.
+    pub fn disturbs_reservations(&mut self, tasks: &[TaskId]) -> bool {
+        if self.outcome.reservations.is_empty() {
+            return false;
+        }
+        let placed: Vec<(NodeId, crate::Resources)> = tasks
+            .iter()
+            .filter_map(|t| {
+                let task = self.snap.task(*t);
+                task.node.map(|n| (n, task.spec.request.clone()))
+            })
+            .collect();
+        let tl = self.timeline_mut();
+        placed.iter().any(|(n, req)| !tl.honours_claims(*n, req))
+    }
+
+    /// Forgets `task`'s nomination (the room it was promised goes back to everyone); returns the
+    /// node it was nominated to.
+    pub(crate) fn unnominate(&mut self, task: TaskId) -> Option<NodeId> {
+        let t = &mut self.snap.tasks[task.idx()];
+        let node = t.nominated.take()?;
+        let req = t.spec.request.clone();
+        let n = &mut self.snap.nodes[node.idx()];
+        n.nominated.sub(&req);
+        n.generation += 1;
+        self.changes.push(node);
+        Some(node)
+    }
+
+    /// Undoes [`Session::unnominate`].
+    pub(crate) fn renominate(&mut self, task: TaskId, node: NodeId) {
+        let t = &mut self.snap.tasks[task.idx()];
+        if t.nominated.is_some() || t.status != TaskStatus::Pending {
+            return;
+        }
+        t.nominated = Some(node);
+        let req = t.spec.request.clone();
+        let n = &mut self.snap.nodes[node.idx()];
+        n.nominated.add(&req);
+        n.generation += 1;
+        self.changes.push(node);
+    }
+
+    /// Drops the nominations of job `j`'s pending pods for good: it could not be placed although
+    /// nothing is being released on its nominated nodes any more, so the promise is void.
+    pub fn drop_stale_nominations(&mut self, j: JobId) {
+        let tasks: Vec<TaskId> = self.snap.job(j).tasks.clone();
+        for t in tasks {
+            let Some(n) = self.snap.task(t).nominated else { continue };
+            if self.snap.node(n).releasing.is_zero() && self.unnominate(t).is_some() {
+                self.outcome.dropped_nominations.push(t);
+            }
         }
     }
 
@@ -68,8 +274,9 @@ impl Session {
         )
     }
 
-    /// Keeps a statement's pipelined reservations until the session closes (Volcano's
-    /// "pipelined, not ready" jobs: nothing is bound, but lower-order jobs cannot take the room).
+    /// Keeps a statement's placements until the session closes (Volcano's "pipelined, not ready"
+    /// jobs: nothing is bound, but lower-order jobs cannot take the room); at close its pods are
+    /// reported in [`Outcome::pipelined`], to be nominated to their nodes.
     pub fn keep(&mut self, stmt: Statement) {
         self.kept.push(stmt);
     }
@@ -202,11 +409,16 @@ impl Session {
         self.outcome.job_messages.insert(job, message);
     }
 
-    /// Ends the cycle: drops kept reservations, lets plugins write conditions, and concludes every
-    /// job's phase with Volcano's rules. Returns the changed snapshot and the decisions.
+    /// Ends the cycle: estimates when pending jobs will start, drops kept reservations, lets
+    /// plugins write conditions, and concludes every job's phase with Volcano's rules. Returns
+    /// the changed snapshot and the decisions.
     pub fn close(mut self) -> (Snapshot, Outcome) {
+        crate::estimate::estimate_starts(&mut self);
         for stmt in std::mem::take(&mut self.kept) {
-            for (task, node) in stmt.pipelined() {
+            // Every pod of a kept gang is nominated to its node, whether it fitted in idle room or
+            // waits for releasing room: the gang is bound together later, and its room is kept.
+            let placed: Vec<(TaskId, NodeId)> = stmt.allocated().chain(stmt.pipelined()).collect();
+            for (task, node) in placed {
                 self.outcome.pipelined.push(crate::outcome::Bind { task, node });
             }
             stmt.discard(&mut self);

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::model::{
-    ClassId, JobId, JobInfo, JobPhase, JobSource, Labels, Millis, NodeId, NodeInfo, QueueId, QueueInfo, Taint, TaskId,
-    TaskInfo, TaskSpec, TaskStatus,
+    ClassId, Disruption, JobId, JobInfo, JobPhase, JobSource, Labels, Millis, NodeId, NodeInfo, Preempted, QueueId,
+    QueueInfo, Taint, TaskId, TaskInfo, TaskSpec, TaskStatus,
 };
 use crate::resource::{ResourceNames, Resources};
 
@@ -23,6 +23,9 @@ pub const DEFAULT_QUEUE: &str = "default";
 pub const ROOT_QUEUE: &str = "root";
 /// The node label Kubernetes sets to the node name; the topology key of per-node (anti-)affinity.
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+/// Time between cycles assumed when the driver does not say (the runtime's and the simulator's
+/// default period).
+pub const DEFAULT_PERIOD: Millis = 1000;
 
 /// What makes two tasks equivalent: their constraints, and their namespace and labels when those matter.
 type ClassKey = (Arc<TaskSpec>, Option<(String, Arc<Labels>)>);
@@ -46,6 +49,9 @@ pub struct ClassInfo {
 pub struct Snapshot {
     /// The cycle's time.
     pub now: Millis,
+    /// Time until the next cycle: a pod past its expected end, or one being deleted, is expected
+    /// to be gone by then.
+    pub period: Millis,
     /// Resource name table for every [`Resources`] in the snapshot.
     pub resources: ResourceNames,
     /// Nodes, sorted by name.
@@ -145,6 +151,8 @@ pub struct NodeRecord {
     pub ready: bool,
     /// Allocatable resources.
     pub allocatable: Resources,
+    /// Images on the node: every name with the image's size in bytes.
+    pub images: Vec<(String, i64)>,
 }
 
 /// A PriorityClass.
@@ -239,6 +247,10 @@ pub struct PodRecord {
     pub never_preempts: bool,
     /// Whether its `schedulerName` is one of ours.
     pub ours: bool,
+    /// `caldera.dev/expected-runtime`.
+    pub expected_runtime: Option<Millis>,
+    /// `status.nominatedNodeName` (or a nomination the driver made and the API has not shown yet).
+    pub nominated_node: Option<String>,
 }
 
 /// A PodGroup of any API, already validated by the converter.
@@ -274,6 +286,70 @@ pub struct GroupRecord {
     pub topology_key: Option<String>,
     /// Problem found while converting (reason, message): the job is reported, not scheduled.
     pub problem: Option<(String, String)>,
+    /// The PodGroup annotations plugins read (see [`PLUGIN_ANNOTATIONS`]).
+    pub annotations: Labels,
+    /// `caldera.dev/expected-runtime` on the group: the default for its pods.
+    pub expected_runtime: Option<Millis>,
+    /// `spec.preemptionPolicy: Never` (native PodGroups).
+    pub never_preempts: bool,
+    /// `spec.disruptionMode` (native PodGroups; the other APIs are [`Disruption::Gang`]).
+    pub disruption: Disruption,
+    /// `caldera.dev/preempted-at` and `caldera.dev/preempted-by`.
+    pub preempted: Option<Preempted>,
+    /// The reservation the group held after the driver's previous cycle (the driver remembers
+    /// it; it is not an API field).
+    pub reserved: Option<ReservationRecord>,
+}
+
+/// A reservation as a driver remembers it between cycles: when, until when, and how much on
+/// which node (by name, since ids do not outlive a snapshot).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReservationRecord {
+    /// Start.
+    pub start: Millis,
+    /// Expected end.
+    pub end: Millis,
+    /// Amount per node name.
+    pub nodes: Vec<(String, Resources)>,
+}
+
+impl ReservationRecord {
+    /// The record of `slot` in snapshot `s`.
+    pub fn of(s: &Snapshot, slot: &crate::timeline::Slot) -> Self {
+        ReservationRecord {
+            start: slot.start,
+            end: slot.end,
+            nodes: slot
+                .nodes
+                .iter()
+                .map(|(n, r)| (s.node(*n).name.clone(), r.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// PodGroup annotations that plugins read: `sla` (`sla-waiting-time`, also with the
+/// `volcano.sh/` prefix) and `task-topology` (`volcano.sh/task-topology-*`).
+pub const PLUGIN_ANNOTATIONS: &[&str] = &[
+    "sla-waiting-time",
+    "volcano.sh/sla-waiting-time",
+    TASK_TOPOLOGY_AFFINITY,
+    TASK_TOPOLOGY_ANTI_AFFINITY,
+    TASK_TOPOLOGY_ORDER,
+];
+/// Roles of one job that prefer to share nodes (`ps,worker;chief,evaluator`).
+pub const TASK_TOPOLOGY_AFFINITY: &str = "volcano.sh/task-topology-affinity";
+/// Roles of one job that prefer different nodes.
+pub const TASK_TOPOLOGY_ANTI_AFFINITY: &str = "volcano.sh/task-topology-anti-affinity";
+/// Order in which a job's roles are placed (`ps,worker`).
+pub const TASK_TOPOLOGY_ORDER: &str = "volcano.sh/task-topology-task-order";
+
+/// Whether the job carries task-topology annotations (its pods' scores then depend on where its
+/// other pods are, so their classes are searched in full).
+pub fn has_task_topology(annotations: &Labels) -> bool {
+    [TASK_TOPOLOGY_AFFINITY, TASK_TOPOLOGY_ANTI_AFFINITY]
+        .iter()
+        .any(|k| annotations.contains_key(*k))
 }
 
 /// Assembles a [`Snapshot`] from records in any order.
@@ -287,6 +363,7 @@ pub struct SnapshotBuilder {
     queues: Vec<QueueInfo>,
     priority_classes: Vec<PriorityClassRecord>,
     warnings: Vec<String>,
+    period: Option<Millis>,
 }
 
 impl SnapshotBuilder {
@@ -330,6 +407,11 @@ impl SnapshotBuilder {
     pub fn warn(&mut self, w: String) {
         self.warnings.push(w);
     }
+    /// Sets the time between cycles (default [`DEFAULT_PERIOD`]).
+    pub fn period(&mut self, period: Millis) -> &mut Self {
+        self.period = Some(period.max(1));
+        self
+    }
 
     /// Builds the snapshot for time `now`.
     pub fn build(self, now: Millis) -> Snapshot {
@@ -341,6 +423,7 @@ impl SnapshotBuilder {
             mut queues,
             priority_classes,
             mut warnings,
+            period,
         } = self;
 
         // Queues: root and default always exist; duplicates keep the first.
@@ -403,6 +486,11 @@ impl SnapshotBuilder {
             if g.problem.is_some() {
                 problem = g.problem.clone();
             }
+            let class_never_preempts = g
+                .priority_class
+                .as_deref()
+                .and_then(|c| pc_values.get(c))
+                .is_some_and(|pc| pc.never_preempts);
             jobs.push(JobInfo {
                 uid: g.uid,
                 namespace: g.namespace,
@@ -422,8 +510,25 @@ impl SnapshotBuilder {
                 phase: g.phase,
                 tasks: Vec::new(),
                 preemptable: g.preemptable,
+                never_preempts: g.never_preempts || class_never_preempts,
+                disruption: g.disruption,
+                preempted: g.preempted,
+                reserved: g.reserved.and_then(|r| {
+                    let nodes = r
+                        .nodes
+                        .into_iter()
+                        .map(|(name, amount)| node_ids.get(&name).map(|n| (*n, amount)))
+                        .collect::<Option<Vec<_>>>()?;
+                    Some(crate::timeline::Slot {
+                        start: r.start,
+                        end: r.end,
+                        nodes,
+                    })
+                }),
                 topology_key: g.topology_key,
+                expected_runtime: g.expected_runtime,
                 problem,
+                annotations: g.annotations,
                 allocated: Resources::new(),
                 ready: 0,
                 pipelined: 0,
@@ -484,8 +589,14 @@ impl SnapshotBuilder {
                         phase: JobPhase::Pending,
                         tasks: Vec::new(),
                         preemptable: true,
+                        never_preempts: false,
+                        disruption: Disruption::Gang,
+                        preempted: None,
+                        reserved: None,
                         topology_key: None,
+                        expected_runtime: None,
                         problem,
+                        annotations: Labels::new(),
                         allocated: Resources::new(),
                         ready: 0,
                         pipelined: 0,
@@ -512,6 +623,7 @@ impl SnapshotBuilder {
 
         // Labels matter for placement only if some pod carries a required anti-affinity term.
         let anti_affinity_anywhere = pods.iter().any(|p| !p.spec.pod_anti_affinity.is_empty());
+        let topology_jobs: Vec<bool> = jobs.iter().map(|j| has_task_topology(&j.annotations)).collect();
         let wide_anti_affinity = pods.iter().any(|p| {
             p.spec
                 .pod_anti_affinity
@@ -531,9 +643,11 @@ impl SnapshotBuilder {
                 used: Resources::new(),
                 releasing: Resources::new(),
                 pipelined: Resources::new(),
+                nominated: Resources::new(),
                 tasks: Vec::new(),
                 used_ports: Vec::new(),
                 generation: 0,
+                images: n.images,
             })
             .collect();
 
@@ -561,15 +675,14 @@ impl SnapshotBuilder {
                 // Labels decide placement when some pod repels by label; the namespace and labels
                 // also matter to the pod's own affinity terms (an empty namespace list means its
                 // own namespace).
-                let own_terms = !spec.pod_affinity.is_empty() || !spec.pod_anti_affinity.is_empty();
+                let own_terms = spec.has_pod_terms();
                 let class_key_labels =
                     (anti_affinity_anywhere || own_terms).then(|| (p.namespace.clone(), labels.clone()));
                 let key = (spec.clone(), class_key_labels.clone());
                 let class = *class_ids.entry(key).or_insert_with(|| {
                     // Required affinity is cross-node even by hostname: whether a matching pod
                     // exists anywhere decides where the first of a self-affine gang may go.
-                    let cross_node = !spec.pod_affinity.is_empty()
-                        || spec.pod_anti_affinity.iter().any(|t| t.topology_key != HOSTNAME_LABEL);
+                    let cross_node = spec.spans_nodes(HOSTNAME_LABEL);
                     classes.push(ClassInfo {
                         spec: spec.clone(),
                         labels: class_key_labels,
@@ -577,6 +690,11 @@ impl SnapshotBuilder {
                     });
                     ClassId::from_idx(classes.len() - 1)
                 });
+                // A job with task-topology annotations scores nodes by where its other roles
+                // are: that depends on the job, which the class does not know.
+                if topology_jobs[ji] {
+                    classes[class.idx()].topology_sensitive = true;
+                }
                 let node = p.node_name.as_deref().and_then(|n| node_ids.get(n).copied());
                 if p.node_name.is_some() && node.is_none() && p.ours {
                     warnings.push(format!(
@@ -604,6 +722,14 @@ impl SnapshotBuilder {
                         Some("system-cluster-critical" | "system-node-critical")
                     );
                 let job_preemptable = jobs[ji].preemptable;
+                let expected_runtime = p
+                    .expected_runtime
+                    .or(jobs[ji].expected_runtime)
+                    .or(queues[jobs[ji].queue.idx()].default_expected_runtime);
+                let nominated = match (status, p.ours) {
+                    (TaskStatus::Pending, true) => p.nominated_node.as_deref().and_then(|n| node_ids.get(n).copied()),
+                    _ => None,
+                };
                 let id = TaskId::from_idx(tasks.len());
                 jobs[ji].tasks.push(id);
                 tasks.push(TaskInfo {
@@ -623,6 +749,8 @@ impl SnapshotBuilder {
                     preemptable: p.preemptable.unwrap_or(job_preemptable),
                     never_preempts: p.never_preempts || pc.is_some_and(|pc| pc.never_preempts),
                     critical,
+                    expected_runtime,
+                    nominated,
                 });
             }
         }
@@ -631,6 +759,11 @@ impl SnapshotBuilder {
         for t in &tasks {
             if t.status.is_ready() {
                 jobs[t.job.idx()].ready += 1;
+            }
+        }
+        for t in &tasks {
+            if let Some(n) = t.nominated {
+                nodes[n.idx()].nominated.add(&t.spec.request);
             }
         }
         for (ti, t) in tasks.iter().enumerate() {
@@ -664,6 +797,7 @@ impl SnapshotBuilder {
 
         Snapshot {
             now,
+            period: period.unwrap_or(DEFAULT_PERIOD),
             resources,
             nodes,
             jobs,

@@ -1,7 +1,7 @@
 //! A transaction over the session: placements and evictions that are committed together or undone
 //! together. This is what makes a gang all-or-nothing.
 
-use crate::model::{NodeId, TaskId, TaskStatus};
+use crate::model::{JobId, NodeId, TaskId, TaskStatus};
 use crate::outcome::{Bind, Eviction};
 use crate::session::Session;
 
@@ -9,7 +9,8 @@ use crate::session::Session;
 enum Op {
     Allocate(TaskId, NodeId),
     Pipeline(TaskId, NodeId),
-    Evict(TaskId, TaskStatus, String),
+    Evict(TaskId, TaskStatus, Eviction),
+    Unnominate(TaskId, NodeId),
 }
 
 /// Pending operations; apply with [`Statement::commit`] or undo with [`Statement::discard`].
@@ -37,10 +38,41 @@ impl Statement {
         self.ops.push(Op::Pipeline(task, node));
     }
 
-    /// Marks `task` for eviction; its resources become releasing.
-    pub fn evict(&mut self, ssn: &mut Session, task: TaskId, reason: String) {
+    /// Marks `task` for eviction by `action` (`preempt`, `reclaim`) in favour of job `by`; its
+    /// resources become releasing.
+    pub fn evict(&mut self, ssn: &mut Session, task: TaskId, by: JobId, action: &'static str, reason: String) {
         let prev = ssn.release(task);
-        self.ops.push(Op::Evict(task, prev, reason));
+        self.ops.push(Op::Evict(
+            task,
+            prev,
+            Eviction {
+                task,
+                reason,
+                by,
+                action,
+            },
+        ));
+    }
+
+    /// Releases the room `task` was nominated to, so its own job can be placed (there or
+    /// anywhere); undone on discard.
+    pub fn unnominate(&mut self, ssn: &mut Session, task: TaskId) {
+        if let Some(node) = ssn.unnominate(task) {
+            self.ops.push(Op::Unnominate(task, node));
+        }
+    }
+
+    /// Whether it released nominations (to place their own job).
+    pub fn releases_nominations(&self) -> bool {
+        self.ops.iter().any(|op| matches!(op, Op::Unnominate(..)))
+    }
+
+    /// Tasks this statement evicts.
+    pub fn evicted(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.ops.iter().filter_map(|op| match op {
+            Op::Evict(t, ..) => Some(*t),
+            _ => None,
+        })
     }
 
     /// Whether nothing is recorded.
@@ -76,7 +108,8 @@ impl Statement {
                     ssn.outcome.binds.push(Bind { task, node });
                 }
                 Op::Pipeline(task, node) => ssn.outcome.pipelined.push(Bind { task, node }),
-                Op::Evict(task, _, reason) => ssn.outcome.evictions.push(Eviction { task, reason }),
+                Op::Evict(_, _, eviction) => ssn.outcome.evictions.push(eviction),
+                Op::Unnominate(..) => {}
             }
         }
     }
@@ -87,6 +120,7 @@ impl Statement {
             match op {
                 Op::Allocate(task, _) | Op::Pipeline(task, _) => ssn.unplace(task),
                 Op::Evict(task, prev, _) => ssn.unrelease(task, prev),
+                Op::Unnominate(task, node) => ssn.renominate(task, node),
             }
         }
     }

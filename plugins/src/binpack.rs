@@ -24,17 +24,20 @@ impl Binpack {
     /// `binpack.resources.<name>`.
     pub fn new(args: &Arguments) -> Result<Self, ConfigError> {
         let weight = args.int("binpack.weight")?.unwrap_or(1);
+        // As Volcano's calculateWeight (pkg/scheduler/plugins/binpack/binpack.go): a negative
+        // resource weight falls back to 1.
+        let resource_weight =
+            |key: &str| -> Result<i64, ConfigError> { Ok(args.int(key)?.map_or(1, |w| if w < 0 { 1 } else { w })) };
         let mut by_name = BTreeMap::new();
-        by_name.insert("cpu".to_string(), args.int("binpack.cpu")?.unwrap_or(1));
-        by_name.insert("memory".to_string(), args.int("binpack.memory")?.unwrap_or(1));
+        by_name.insert("cpu".to_string(), resource_weight("binpack.cpu")?);
+        by_name.insert("memory".to_string(), resource_weight("binpack.memory")?);
         if let Some(list) = args.string("binpack.resources") {
             for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                let w = args.int(&format!("binpack.resources.{name}"))?.unwrap_or(1);
-                by_name.insert(name.to_string(), w);
+                by_name.insert(name.to_string(), resource_weight(&format!("binpack.resources.{name}"))?);
             }
         }
-        if weight < 0 || by_name.values().any(|w| *w < 0) {
-            return Err(ConfigError::Invalid("binpack weights must not be negative".into()));
+        if weight < 0 {
+            return Err(ConfigError::Invalid("binpack.weight must not be negative".into()));
         }
         Ok(Binpack {
             weight,
@@ -144,6 +147,8 @@ mod tests {
     #[test]
     fn bad_arguments_are_refused() {
         assert!(Binpack::new(&args(&[("binpack.weight", "heavy")])).is_err());
-        assert!(Binpack::new(&args(&[("binpack.cpu", "-1")])).is_err());
+        assert!(Binpack::new(&args(&[("binpack.weight", "-1")])).is_err());
+        let reset = Binpack::new(&args(&[("binpack.cpu", "-1")])).expect("reset to 1, as Volcano");
+        assert_eq!(reset.by_name["cpu"], 1);
     }
 }

@@ -1,10 +1,15 @@
 //! `drf`: dominant resource fairness between the jobs of a queue — the job whose largest share of
 //! any cluster resource is smallest goes first. Shares are read from the session's running job
 //! totals, so they are current after every placement without state of our own.
+//!
+//! As victims it offers pods of jobs whose dominant share, once the pod is gone, is still at
+//! least the preemptor's share once it has its pod (Volcano's rule), taking each accepted victim
+//! off its job's share before judging the next.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
-use caldera_framework::{Hooks, JobId, Plugin, Resources, Snapshot};
+use caldera_framework::{Hooks, JobId, Plugin, Resources, Snapshot, TaskId, Victims};
 
 /// Configuration name.
 pub const NAME: &str = "drf";
@@ -31,7 +36,26 @@ impl Plugin for Drf {
         NAME
     }
     fn hooks(&self) -> Hooks {
-        Hooks::JOB_ORDER
+        Hooks::JOB_ORDER.with(Hooks::PREEMPTABLE)
+    }
+    fn preemptable(&self, s: &Snapshot, preemptor: TaskId, candidates: &[TaskId]) -> Victims {
+        let p = s.task(preemptor);
+        let theirs = dominant_share(&s.job(p.job).allocated.plus(&p.spec.request), &s.total);
+        let mut left: BTreeMap<JobId, Resources> = BTreeMap::new();
+        let mut out = Vec::new();
+        for &v in candidates {
+            let victim = s.task(v);
+            let alloc = left
+                .entry(victim.job)
+                .or_insert_with(|| s.job(victim.job).allocated.clone());
+            let after = alloc.minus(&victim.spec.request);
+            // The same tolerance for float rounding as Volcano's shareDelta.
+            if theirs <= dominant_share(&after, &s.total) + 1e-6 {
+                *alloc = after;
+                out.push(v);
+            }
+        }
+        Victims::Select(out)
     }
     fn job_order(&self, s: &Snapshot, a: JobId, b: JobId) -> Ordering {
         let sa = dominant_share(&s.job(a).allocated, &s.total);

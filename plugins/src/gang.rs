@@ -1,12 +1,19 @@
 //! `gang`: all-or-nothing. A job is valid only with enough pods, ready only when minMember (and
 //! every role's minTaskMember) can run, and at session close it gets Volcano's condition:
 //! `Unschedulable` with "k/n tasks in gang unschedulable: …" or `Scheduled`.
+//!
+//! As victims it offers a gang's pods beyond minMember one by one, and the whole gang when every
+//! running member is a candidate: a gang is never cut below its minimum unless all of it goes
+//! (Volcano offers only the pods beyond minMember, so a gang running exactly its minimum could
+//! never be preempted). A native group with `disruptionMode: single` offers any member, one with
+//! `all` only all of them. A job is starving while fewer than minMember of its pods run or wait
+//! on releasing resources.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use caldera_framework::outcome::Outcome;
-use caldera_framework::{Hooks, JobCondition, JobId, Plugin, Snapshot, TaskStatus, Vote};
+use caldera_framework::{Disruption, Hooks, JobCondition, JobId, Plugin, Snapshot, TaskId, TaskStatus, Victims, Vote};
 
 /// The gang plugin.
 #[derive(Default)]
@@ -59,6 +66,71 @@ pub fn job_ready(s: &Snapshot, j: JobId) -> bool {
     meets(s, j, false)
 }
 
+/// Pods of `j` holding a node for it (not those on their way out).
+fn holding(s: &Snapshot, j: JobId) -> impl Iterator<Item = TaskId> + '_ {
+    s.job(j).tasks.iter().copied().filter(|t| {
+        matches!(
+            s.task(*t).status,
+            TaskStatus::Allocated | TaskStatus::Binding | TaskStatus::Bound | TaskStatus::Running
+        )
+    })
+}
+
+/// Whether job `j` still holds its gang (minMember and every role's minTaskMember) without
+/// `gone`, counting the tasks that are ready now.
+pub fn keeps_gang_without(s: &Snapshot, j: JobId, gone: &[TaskId]) -> bool {
+    let job = s.job(j);
+    let mut total = 0u32;
+    let mut roles: BTreeMap<&str, u32> = BTreeMap::new();
+    for &t in &job.tasks {
+        let task = s.task(t);
+        if task.status.is_ready() && !gone.contains(&t) {
+            total += 1;
+            if let Some(r) = &task.role {
+                *roles.entry(r.as_str()).or_default() += 1;
+            }
+        }
+    }
+    total >= job.min_member
+        && job
+            .min_task_member
+            .iter()
+            .all(|(role, min)| roles.get(role.as_str()).copied().unwrap_or(0) >= *min)
+}
+
+/// Which `candidates` may go without leaving a gang partly running; see the module docs.
+pub fn gang_victims(s: &Snapshot, candidates: &[TaskId]) -> Vec<TaskId> {
+    let mut by_job: BTreeMap<JobId, Vec<TaskId>> = BTreeMap::new();
+    for &t in candidates {
+        by_job.entry(s.task(t).job).or_default().push(t);
+    }
+    let mut allowed: std::collections::BTreeSet<TaskId> = std::collections::BTreeSet::new();
+    for (j, offered) in by_job {
+        let job = s.job(j);
+        let members: Vec<TaskId> = holding(s, j).collect();
+        let whole = members.iter().all(|m| offered.contains(m));
+        match job.disruption {
+            Disruption::Single => allowed.extend(offered),
+            Disruption::All if whole => allowed.extend(offered),
+            Disruption::All => {}
+            Disruption::Gang if whole => allowed.extend(offered),
+            Disruption::Gang => {
+                // One by one, as long as the gang (and each role) keeps its minimum.
+                let mut gone: Vec<TaskId> = Vec::new();
+                for t in offered {
+                    gone.push(t);
+                    if keeps_gang_without(s, j, &gone) {
+                        allowed.insert(t);
+                    } else {
+                        gone.pop();
+                    }
+                }
+            }
+        }
+    }
+    candidates.iter().copied().filter(|t| allowed.contains(t)).collect()
+}
+
 impl Plugin for Gang {
     fn name(&self) -> &'static str {
         NAME
@@ -69,6 +141,22 @@ impl Plugin for Gang {
             .with(Hooks::JOB_READY)
             .with(Hooks::JOB_PIPELINED)
             .with(Hooks::JOB_ORDER)
+            .with(Hooks::JOB_STARVING)
+            .with(Hooks::PREEMPTABLE)
+            .with(Hooks::RECLAIMABLE)
+    }
+
+    fn job_starving(&self, s: &Snapshot, j: JobId) -> bool {
+        let job = s.job(j);
+        job.ready + job.pipelined < job.min_member.max(1)
+    }
+
+    fn preemptable(&self, s: &Snapshot, _preemptor: TaskId, candidates: &[TaskId]) -> Victims {
+        Victims::Select(gang_victims(s, candidates))
+    }
+
+    fn reclaimable(&self, s: &Snapshot, _reclaimer: TaskId, candidates: &[TaskId]) -> Victims {
+        Victims::Select(gang_victims(s, candidates))
     }
 
     fn job_valid(&self, s: &Snapshot, j: JobId) -> Option<(String, String)> {
@@ -144,5 +232,53 @@ impl Plugin for Gang {
             };
             out.conditions.insert(j, condition);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caldera_testkit::ClusterBuilder;
+
+    fn ids(s: &Snapshot, names: &[&str]) -> Vec<TaskId> {
+        names
+            .iter()
+            .map(|n| TaskId::from_idx(s.tasks.iter().position(|t| t.name == *n).unwrap_or(usize::MAX)))
+            .collect()
+    }
+
+    #[test]
+    fn victims_never_cut_a_gang_below_its_minimum_unless_all_of_it_goes() {
+        let mut c = ClusterBuilder::new();
+        c.node("n").cpu(64).mem_gi(64);
+        // 4 running, minMember 3: one pod is surplus.
+        c.gang("ns", "g", "default", 3, 4, |p| p.cpu(1)).running_on(&["n"], 0);
+        c.gang("ns", "all", "default", 2, 2, |p| p.cpu(1))
+            .running_on(&["n"], 0)
+            .with_group(|g| g.disruption = Disruption::All);
+        c.gang("ns", "single", "default", 2, 2, |p| p.cpu(1))
+            .running_on(&["n"], 0)
+            .with_group(|g| g.disruption = Disruption::Single);
+        let s = c.build(0);
+        let v = |names: &[&str]| gang_victims(&s, &ids(&s, names));
+        assert_eq!(v(&["g-0", "g-1"]), ids(&s, &["g-0"]), "only the surplus pod");
+        assert_eq!(
+            v(&["g-0", "g-1", "g-2", "g-3"]),
+            ids(&s, &["g-0", "g-1", "g-2", "g-3"]),
+            "or the whole gang"
+        );
+        assert_eq!(
+            v(&["all-0"]),
+            Vec::<TaskId>::new(),
+            "disruptionMode all: together or not at all"
+        );
+        assert_eq!(v(&["all-0", "all-1"]), ids(&s, &["all-0", "all-1"]));
+        assert_eq!(
+            v(&["single-1"]),
+            ids(&s, &["single-1"]),
+            "disruptionMode single: one by one"
+        );
+        let starving = |name: &str| Gang.job_starving(&s, s.task(ids(&s, &[name])[0]).job);
+        assert!(!starving("g-0"));
     }
 }

@@ -4,13 +4,18 @@
 
 pub mod actions;
 pub mod binpack;
+pub mod capacity;
+pub mod conformance;
 pub mod drf;
 pub mod gang;
 pub mod gpupack;
+pub mod nodeorder;
 pub mod overcommit;
 pub mod predicates;
 pub mod priority;
 pub mod proportion;
 pub mod registry;
+pub mod sla;
+pub mod task_topology;
 
 pub use registry::{DEFAULT_CONFIG, Pipeline};

@@ -1,6 +1,6 @@
 //! `overcommit`: cluster-level admission. A job is admitted (Pending → Inqueue) only if its
-//! minResources, plus those of jobs admitted but not yet running, fit in the cluster's
-//! capacity × `overcommit-factor` minus what is in use. This keeps controllers from creating pods
+//! minResources, plus the part of admitted and running jobs' minResources they do not hold yet,
+//! fit in the cluster's capacity × `overcommit-factor` minus what is in use. This keeps controllers from creating pods
 //! for jobs that cannot start soon.
 
 use caldera_framework::{Arguments, ConfigError, Hooks, JobId, JobPhase, Plugin, Resources, Snapshot, Vote};
@@ -56,10 +56,18 @@ impl Plugin for Overcommit {
         self.inqueue = Resources::new();
         for j in s.job_ids() {
             let job = s.job(j);
-            if job.phase == JobPhase::Inqueue
-                && let Some(min) = &job.min_resources
-            {
-                self.inqueue.add(min);
+            let Some(min) = &job.min_resources else { continue };
+            // Admitted jobs, and running gangs, still hold room for the part of their
+            // minResources they have not taken yet (Volcano's overcommit.go: Inqueue jobs, and
+            // Running jobs with at least minMember pods placed, via GetInqueueResource).
+            let scheduled = job.tasks.iter().filter(|t| s.task(**t).status.is_scheduled()).count();
+            let running_gang =
+                job.phase == JobPhase::Running && u32::try_from(scheduled).unwrap_or(u32::MAX) >= job.min_member;
+            if job.phase == JobPhase::Inqueue || running_gang {
+                for (id, v) in min.iter() {
+                    let missing = (v - job.allocated.get(id)).max(0);
+                    self.inqueue.set(id, self.inqueue.get(id).saturating_add(missing));
+                }
             }
         }
     }

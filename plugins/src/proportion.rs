@@ -2,12 +2,20 @@
 //! queue's capability and its demand, raised to its guarantee. A queue that holds its deserved
 //! share gets nothing more while others wait; admission checks the queue's remaining capability.
 //!
+//! Reclaim: a queue may take back resources (`preemptive`) only up to its deserved share, and
+//! only from queues holding more than theirs in a resource the victim frees (`reclaimable`),
+//! never taking a queue below its guarantee. Since the reclaiming queue ends at or below its share
+//! it cannot be reclaimed from in turn, so two queues never take the same resources back and
+//! forth.
+//!
 //! All arithmetic is integer per resource, so the split is exact and deterministic.
 
 use std::cmp::Ordering;
 
+use std::collections::BTreeMap;
+
 use caldera_framework::{
-    Hooks, JobId, JobPhase, Plugin, QueueId, QueueState, Resources, Snapshot, TaskId, TaskStatus, Vote,
+    Hooks, JobId, JobPhase, Plugin, QueueId, QueueState, Resources, Snapshot, TaskId, TaskStatus, Victims, Vote,
 };
 
 /// Configuration name.
@@ -143,6 +151,41 @@ impl Plugin for Proportion {
             .with(Hooks::OVERUSED)
             .with(Hooks::ALLOCATABLE)
             .with(Hooks::JOB_ENQUEUEABLE)
+            .with(Hooks::RECLAIMABLE)
+            .with(Hooks::PREEMPTIVE)
+            .with(Hooks::QUEUE_DESERVED)
+    }
+
+    fn reclaimable(&self, s: &Snapshot, _reclaimer: TaskId, candidates: &[TaskId]) -> Victims {
+        let mut held: BTreeMap<QueueId, Resources> = BTreeMap::new();
+        let mut out = Vec::new();
+        for &v in candidates {
+            let victim = s.task(v);
+            let q = s.job(victim.job).queue;
+            let Some(share) = self.shares.get(q.idx()) else {
+                continue;
+            };
+            let alloc = held.entry(q).or_insert_with(|| s.queue(q).allocated.clone());
+            let req = &victim.spec.request;
+            let above = req.iter().any(|(id, r)| {
+                r > 0 && id != caldera_framework::resource::PODS && alloc.get(id) > share.deserved.get(id)
+            });
+            let after = alloc.minus(req);
+            let keeps_guarantee = s.queue(q).guarantee.iter().all(|(id, g)| g <= 0 || after.get(id) >= g);
+            if above && keeps_guarantee {
+                *alloc = after;
+                out.push(v);
+            }
+        }
+        Victims::Select(out)
+    }
+
+    fn preemptive(&self, s: &Snapshot, q: QueueId, t: TaskId) -> bool {
+        self.allocatable(s, q, t)
+    }
+
+    fn queue_deserved(&self, _s: &Snapshot, q: QueueId) -> Option<Resources> {
+        self.shares.get(q.idx()).map(|share| share.deserved.clone())
     }
 
     fn open(&mut self, s: &Snapshot) {
@@ -315,6 +358,48 @@ mod tests {
                 proptest::prop_assert!(d[i].get(CPU) <= q.1.max(q.3));
             }
         }
+    }
+
+    /// `rich` holds all 12 cpu (six 2-cpu pods) with a guarantee; `poor` wants 6 cpu and deserves
+    /// 6 at equal weight. Returns what proportion lets `poor` take from `rich`'s pods.
+    fn reclaimed_with_guarantee(guarantee: i64) -> (usize, bool, Option<i64>) {
+        use caldera_testkit::ClusterBuilder;
+        let mut c = ClusterBuilder::new();
+        c.node("n").cpu(12).mem_gi(64);
+        c.queue("rich").guarantee(&[("cpu", guarantee)]);
+        c.queue("poor");
+        c.gang("ns", "hog", "rich", 1, 6, |p| p.cpu(2)).running_on(&["n"], 0);
+        c.gang("ns", "want", "poor", 3, 3, |p| p.cpu(2));
+        let s = c.build(0);
+        let mut p = Proportion::default();
+        p.open(&s);
+        let poor = s.queue_by_name("poor").unwrap_or(QueueId(0));
+        let job = |name: &str| s.job_ids().find(|j| s.job(*j).name == name).unwrap_or(JobId(0));
+        let hogs = s.job(job("hog")).tasks.clone();
+        let want = s.job(job("want")).tasks[0];
+        let taken = match p.reclaimable(&s, want, &hogs) {
+            Victims::Select(v) => v.len(),
+            Victims::Abstain => usize::MAX,
+        };
+        (
+            taken,
+            p.preemptive(&s, poor, want),
+            p.queue_deserved(&s, poor).map(|d| d.get(CPU)),
+        )
+    }
+
+    #[test]
+    fn reclaims_only_above_deserved_and_never_below_guarantee() {
+        assert_eq!(
+            reclaimed_with_guarantee(4000),
+            (3, true, Some(6000)),
+            "rich is 6 cpu above its share: three 2-cpu pods may go"
+        );
+        assert_eq!(
+            reclaimed_with_guarantee(10_000).0,
+            1,
+            "never below the guarantee (12 - 2 = 10)"
+        );
     }
 
     #[test]

@@ -32,7 +32,9 @@ fn simulate_json_has_exactly_the_documented_shape() {
         keys(&v["summary"]),
         [
             "decisions_per_second",
+            "evictions",
             "gpu_utilization",
+            "lost_gpu_hours",
             "makespan_s",
             "mean_wait_s",
             "pods",
@@ -48,12 +50,14 @@ fn simulate_json_has_exactly_the_documented_shape() {
     assert_eq!(
         keys(&v["podgroups"][0]),
         [
+            "estimated_start",
             "finished_at",
             "min_member",
             "name",
             "phase",
             "queue",
             "reason",
+            "reserved_start",
             "started_at",
             "submitted_at"
         ]
@@ -105,9 +109,42 @@ fn volcano_helm_default_config_loads_with_notes_for_what_is_not_here_yet() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("actions: enqueue, allocate, backfill"), "{text}");
-    assert!(text.contains("\"nodeorder\" is not available"), "{text}");
+    assert!(
+        text.contains("start policy: greedy (any job that fits), no reservations"),
+        "{text}"
+    );
+    assert!(!text.contains("conformance"), "conformance is available now: {text}");
+    assert!(!text.contains("nodeorder"), "nodeorder is a plugin now: {text}");
     let out = caldera(&["simulate", "--config", cfg.to_str().expect("utf8"), "--format", "json"]);
     assert!(out.status.success());
+}
+
+#[test]
+fn the_policy_files_load_and_say_how_jobs_start() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/policies");
+    for (file, expect) in [
+        ("fifo-gang.yaml", "strict queue order, no reservations"),
+        ("volcano-like.yaml", "greedy (any job that fits), no reservations"),
+        ("easy-backfill.yaml", "strict queue order, EASY backfill"),
+        (
+            "conservative-backfill.yaml",
+            "strict queue order, conservative backfill (the first 4",
+        ),
+    ] {
+        let path = root.join(file);
+        let out = caldera(&["check-config", path.to_str().expect("utf8")]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains(expect), "{file}: {text}");
+        assert!(!text.contains("warning"), "{file}: {text}");
+    }
+    let bad = tmp(
+        "easy-greedy.conf",
+        "actions: \"allocate, backfill\"\nconfigurations:\n- name: allocate\n  arguments: {strict-order: false}\n- name: backfill\n  arguments: {mode: easy}\n",
+    );
+    let out = caldera(&["check-config", bad.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("strict-order"));
 }
 
 #[test]

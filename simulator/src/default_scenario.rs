@@ -47,6 +47,8 @@ fn pod(out: &mut String, ns: &str, name: &str, p: &PodSpec<'_>) {
     let _ = writeln!(out, "  annotations:");
     let _ = writeln!(out, "    simulation.caldera.dev/submit-at: \"{}s\"", p.submit_s);
     let _ = writeln!(out, "    simulation.caldera.dev/runtime: \"{}s\"", p.runtime_s);
+    // What the user expects it to take: here exactly what it takes, so estimates hold.
+    let _ = writeln!(out, "    caldera.dev/expected-runtime: \"{}s\"", p.runtime_s);
     if let Some(g) = p.group_annotation {
         let _ = writeln!(out, "    scheduling.k8s.io/group-name: {g}");
     }

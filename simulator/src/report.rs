@@ -52,6 +52,12 @@ pub struct PodGroupJson {
     pub finished_at: Option<f64>,
     /// Why it is not scheduled, or null.
     pub reason: Option<String>,
+    /// Seconds: the first start estimate the scheduler made for it, or null (none made: it
+    /// started at once, never fitted, or was beyond `estimate-depth` while it waited).
+    pub estimated_start: Option<f64>,
+    /// Seconds: the start of the first reservation it held (EASY or conservative backfill), or
+    /// null.
+    pub reserved_start: Option<f64>,
 }
 
 /// Totals.
@@ -71,6 +77,10 @@ pub struct SummaryJson {
     pub wall_seconds: f64,
     /// Pods bound per wall-clock second spent in the scheduling pipeline.
     pub decisions_per_second: f64,
+    /// Pods evicted (preempt, reclaim, and gangs restarted because they fell below minMember).
+    pub evictions: usize,
+    /// GPU-hours of work the evicted pods had done (MIG slices by compute fraction).
+    pub lost_gpu_hours: f64,
 }
 
 /// The whole `--format json` document.
@@ -125,6 +135,8 @@ pub fn report(sim: &Simulation, wall_seconds: f64) -> ReportJson {
             started_at: g.started_at.map(secs),
             finished_at: g.finished_at.map(secs),
             reason: g.reason.clone(),
+            estimated_start: g.estimated_start.map(secs),
+            reserved_start: g.reserved_start.map(secs),
         })
         .collect();
 
@@ -176,6 +188,10 @@ pub fn report(sim: &Simulation, wall_seconds: f64) -> ReportJson {
             gpu_utilization,
             wall_seconds,
             decisions_per_second,
+            evictions: sim.evictions.len(),
+            lost_gpu_hours: sim.evictions.iter().map(|e| e.lost_gpu_milli_ms).sum::<i128>() as f64
+                / 1000.0
+                / 3_600_000.0,
         },
     }
 }
@@ -205,6 +221,13 @@ pub fn table(sim: &Simulation, r: &ReportJson) -> String {
         s.mean_wait_s,
         s.gpu_utilization * 100.0
     );
+    if s.evictions > 0 {
+        let _ = writeln!(
+            out,
+            "Evictions: {} pods, {:.2} GPU-hours of work lost",
+            s.evictions, s.lost_gpu_hours
+        );
+    }
     let _ = writeln!(
         out,
         "Engine: {:.3} s of wall time in the pipeline, {:.0} pods bound per second (whole run {:.3} s)\n",
@@ -256,8 +279,8 @@ pub fn table(sim: &Simulation, r: &ReportJson) -> String {
 
     let _ = writeln!(
         out,
-        "{:<32} {:<12} {:>4} {:<10} {:>9} {:>9} {:>9}  REASON",
-        "PODGROUP", "QUEUE", "MIN", "PHASE", "SUBMIT s", "START s", "FINISH s"
+        "{:<32} {:<12} {:>4} {:<10} {:>9} {:>9} {:>9} {:>9}  REASON",
+        "PODGROUP", "QUEUE", "MIN", "PHASE", "SUBMIT s", "EST s", "START s", "FINISH s"
     );
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
     for g in &r.podgroups {
@@ -267,12 +290,13 @@ pub fn table(sim: &Simulation, r: &ReportJson) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<32} {:<12} {:>4} {:<10} {:>9.0} {:>9} {:>9}  {}",
+            "{:<32} {:<12} {:>4} {:<10} {:>9.0} {:>9} {:>9} {:>9}  {}",
             g.name,
             g.queue,
             g.min_member,
             g.phase,
             g.submitted_at,
+            opt(g.estimated_start),
             opt(g.started_at),
             opt(g.finished_at),
             reason

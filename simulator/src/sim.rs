@@ -5,8 +5,14 @@
 //! ```text
 //!  events (arrive, finish) ──▶ state (records) ──SnapshotBuilder──▶ Pipeline::run ──▶ Outcome
 //!        ▲                                                                             │
-//!        └──────────── finish at bound_at + runtime ◀── apply binds, phases ◀──────────┘
+//!        └──────────── finish at bound_at + runtime ◀── apply binds, evictions,  ◀─────┘
+//!                                                      nominations, phases
 //! ```
+//! An evicted pod is gone at once (as if its grace period were zero) and comes back Pending as a
+//! new incarnation of itself, as a job controller would recreate it: its placement ends with
+//! `evicted`, and a new placement is added when it is bound again. A gang left with fewer running
+//! pods than its minMember restarts: its other running pods are evicted too. Pods pipelined onto
+//! a node are nominated to it until they are bound.
 //! A periodic cycle that could change nothing (no event since a cycle that decided nothing) is
 //! skipped: the engine is deterministic, so it would decide nothing again. Results are the same as
 //! running every period, only faster.
@@ -18,7 +24,7 @@ use std::time::Instant;
 use caldera_crds::labels::{SIM_RUNTIME, SIM_SUBMIT_AT};
 use caldera_framework::convert;
 use caldera_framework::duration::parse_duration;
-use caldera_framework::snapshot::{GroupRecord, NodeRecord, PodPhase, PodRecord, PriorityClassRecord};
+use caldera_framework::snapshot::{GroupRecord, GroupRef, NodeRecord, PodPhase, PodRecord, PriorityClassRecord};
 use caldera_framework::{JobCondition, JobPhase, JobSource, Millis, QueueInfo, ResourceNames, SnapshotBuilder};
 use caldera_plugins::Pipeline;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -27,6 +33,19 @@ use crate::scenario::{Diagnostic, Origin, Scenario};
 
 /// The scheduler name every simulated pod is treated as having: the simulator runs only Caldera.
 pub const SIM_SCHEDULER: &str = "caldera";
+
+/// One eviction, for the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvictionRecord {
+    /// The pod, `namespace/name`.
+    pub pod: String,
+    /// When.
+    pub at: Millis,
+    /// `preempt`, `reclaim`, or `restart` (its gang fell below minMember).
+    pub action: &'static str,
+    /// GPU-milliseconds of work lost (GPUs in thousandths × milliseconds run).
+    pub lost_gpu_milli_ms: i128,
+}
 
 /// Simulation settings.
 #[derive(Clone, Debug)]
@@ -91,6 +110,10 @@ pub struct SimGroup {
     pub finished_at: Option<Millis>,
     /// The last reason it could not be scheduled; cleared once it is.
     pub reason: Option<String>,
+    /// The first start estimate the scheduler made for it.
+    pub estimated_start: Option<Millis>,
+    /// The start of the first reservation it held (EASY or conservative backfill).
+    pub reserved_start: Option<Millis>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -113,6 +136,8 @@ pub struct Simulation {
     pod_arrived: Vec<bool>,
     group_arrived: Vec<bool>,
     pod_index: HashMap<(String, String), usize>,
+    /// The PodGroup (index into `groups`) each pod names, if it exists.
+    pod_group: Vec<Option<usize>>,
     group_index: HashMap<(JobSource, String, String), usize>,
     events: BinaryHeap<Reverse<(Millis, u64, Event)>>,
     seq: u64,
@@ -126,6 +151,9 @@ pub struct Simulation {
     pub engine_seconds: f64,
     /// Total GPUs of the cluster, in thousandths.
     pub gpu_capacity_milli: i64,
+    /// Every eviction, in order.
+    pub evictions: Vec<EvictionRecord>,
+    period: Millis,
 }
 
 fn annotation_duration(meta: &ObjectMeta, key: &str, origin: &Origin, diags: &mut Vec<Diagnostic>) -> Option<Millis> {
@@ -241,6 +269,8 @@ impl Simulation {
                 started_at: None,
                 finished_at: None,
                 reason: None,
+                estimated_start: None,
+                reserved_start: None,
             });
         };
         for (o, pg) in &volcano_groups {
@@ -296,6 +326,19 @@ impl Simulation {
             .enumerate()
             .map(|(i, p)| ((p.record.namespace.clone(), p.record.name.clone()), i))
             .collect();
+        let pod_group = sim_pods
+            .iter()
+            .map(|p| {
+                let (source, name) = match p.record.group.as_ref()? {
+                    GroupRef::Volcano(n) => (JobSource::Volcano, n),
+                    GroupRef::Coscheduling(n) => (JobSource::Coscheduling, n),
+                    GroupRef::Native(n) => (JobSource::Native, n),
+                };
+                group_index
+                    .get(&(source, p.record.namespace.clone(), name.clone()))
+                    .copied()
+            })
+            .collect();
         let gpu_capacity_milli = node_records.iter().map(|n| gpu_milli(&n.allocatable, &names)).sum();
 
         let mut sim = Simulation {
@@ -308,6 +351,7 @@ impl Simulation {
             pods: sim_pods,
             groups,
             pod_index,
+            pod_group,
             group_index,
             events: BinaryHeap::new(),
             seq: 0,
@@ -316,6 +360,8 @@ impl Simulation {
             cycles: 0,
             engine_seconds: 0.0,
             gpu_capacity_milli,
+            evictions: Vec::new(),
+            period: 1000,
         };
         for i in 0..sim.groups.len() {
             let t = sim.groups[i].submit;
@@ -331,6 +377,11 @@ impl Simulation {
     fn schedule(&mut self, at: Millis, e: Event) {
         self.seq += 1;
         self.events.push(Reverse((at, self.seq, e)));
+    }
+
+    /// The queues the scenario declares.
+    pub fn queues(&self) -> &[QueueInfo] {
+        &self.queues
     }
 
     /// Whether any error-level diagnostic was raised.
@@ -369,6 +420,7 @@ impl Simulation {
         p.record.node_name = Some(node.clone());
         p.record.phase = PodPhase::Running;
         p.record.started = Some(now);
+        p.record.nominated_node = None;
         p.placements.push(PlacementRecord {
             node,
             bound_at: now,
@@ -381,9 +433,73 @@ impl Simulation {
         }
     }
 
+    /// Ends pod `i`'s current placement as evicted; it is Pending again, a new incarnation.
+    fn evict(&mut self, i: usize, action: &'static str) {
+        let now = self.now;
+        let p = &mut self.pods[i];
+        let Some(last) = p.placements.last_mut() else { return };
+        if last.ended_at.is_some() {
+            return;
+        }
+        last.ended_at = Some(now);
+        last.end = Some("evicted");
+        let lost = i128::from(p.gpu_milli) * i128::from(now - last.bound_at);
+        p.record.node_name = None;
+        p.record.phase = PodPhase::Pending;
+        p.record.started = None;
+        p.record.nominated_node = None;
+        self.evictions.push(EvictionRecord {
+            pod: format!("{}/{}", p.record.namespace, p.record.name),
+            at: now,
+            action,
+            lost_gpu_milli_ms: lost,
+        });
+    }
+
+    /// Whether pod `i` holds a node now.
+    fn running(&self, i: usize) -> bool {
+        self.pods[i].placements.last().is_some_and(|pl| pl.ended_at.is_none())
+    }
+
+    /// Carries out a cycle's evictions, then restarts every gang they left below its minMember.
+    fn apply_evictions(&mut self, snap: &caldera_framework::Snapshot, outcome: &caldera_framework::Outcome) {
+        let mut hit: Vec<usize> = Vec::new();
+        for e in &outcome.evictions {
+            let t = snap.task(e.task);
+            let Some(&i) = self.pod_index.get(&(t.namespace.clone(), t.name.clone())) else {
+                continue;
+            };
+            self.evict(i, e.action);
+            let victim = snap.job(t.job);
+            let key = (victim.source, victim.namespace.clone(), victim.name.clone());
+            if let Some(&gi) = self.group_index.get(&key) {
+                self.groups[gi].record.preempted = Some(caldera_framework::Preempted {
+                    at: self.now,
+                    by: snap.job(e.by).key(),
+                });
+                hit.push(gi);
+            }
+        }
+        hit.sort_unstable();
+        hit.dedup();
+        for gi in hit {
+            let name = format!("{}/{}", self.groups[gi].record.namespace, self.groups[gi].record.name);
+            let members: Vec<usize> = (0..self.pods.len())
+                .filter(|&i| self.pods[i].podgroup.as_deref() == Some(name.as_str()))
+                .collect();
+            let running: Vec<usize> = members.iter().copied().filter(|&i| self.running(i)).collect();
+            if (running.len() as u64) < u64::from(self.groups[gi].record.min_member) {
+                for i in running {
+                    self.evict(i, "restart");
+                }
+            }
+        }
+    }
+
     /// Runs one cycle at the current time; returns whether it decided anything.
     fn cycle(&mut self, pipeline: &Pipeline) -> bool {
         let mut b = SnapshotBuilder::with_resources(self.names.clone());
+        b.period(self.period);
         for n in &self.nodes {
             b.node(n.clone());
         }
@@ -393,11 +509,36 @@ impl Simulation {
         for pc in &self.priority_classes {
             b.priority_class(pc.clone());
         }
-        for (g, _) in self.groups.iter().zip(&self.group_arrived).filter(|(_, a)| **a) {
-            b.group(g.record.clone());
+        // A PodGroup that is Completed and all of whose pods have arrived and finished, its pods,
+        // and finished pods of no PodGroup can change no decision any more (they hold nothing and
+        // their phase is final), so they are left out: the snapshot holds the live cluster, not
+        // the whole history, and a long trace stays linear. A Completed group with a pod still to
+        // come or pending stays in, or that pod would be judged without its group.
+        let finished = |i: usize| {
+            self.pod_arrived[i] && matches!(self.pods[i].record.phase, PodPhase::Succeeded | PodPhase::Failed)
+        };
+        let mut retired: Vec<bool> = self
+            .groups
+            .iter()
+            .map(|g| g.record.phase == JobPhase::Completed)
+            .collect();
+        for (i, g) in self.pod_group.iter().enumerate() {
+            if let Some(g) = *g
+                && !finished(i)
+            {
+                retired[g] = false;
+            }
         }
-        for (p, _) in self.pods.iter().zip(&self.pod_arrived).filter(|(_, a)| **a) {
-            b.pod(p.record.clone());
+        for (k, g) in self.groups.iter().enumerate() {
+            if self.group_arrived[k] && !retired[k] {
+                b.group(g.record.clone());
+            }
+        }
+        for (i, p) in self.pods.iter().enumerate() {
+            let gone = finished(i) && self.pod_group[i].is_none_or(|g| retired[g]);
+            if self.pod_arrived[i] && !gone {
+                b.pod(p.record.clone());
+            }
         }
         let snap = b.build(self.now);
         let started = Instant::now();
@@ -405,7 +546,44 @@ impl Simulation {
         self.engine_seconds += started.elapsed().as_secs_f64();
         self.cycles += 1;
 
-        let mut progress = !outcome.binds.is_empty();
+        let mut progress = !outcome.binds.is_empty() || !outcome.evictions.is_empty();
+        self.apply_evictions(&snap, &outcome);
+        for p in &outcome.pipelined {
+            let t = snap.task(p.task);
+            if let Some(&i) = self.pod_index.get(&(t.namespace.clone(), t.name.clone())) {
+                let node = Some(snap.node(p.node).name.clone());
+                progress |= self.pods[i].record.nominated_node != node;
+                self.pods[i].record.nominated_node = node;
+            }
+        }
+        for t in &outcome.dropped_nominations {
+            let t = snap.task(*t);
+            if let Some(&i) = self.pod_index.get(&(t.namespace.clone(), t.name.clone())) {
+                self.pods[i].record.nominated_node = None;
+            }
+        }
+        for (j, at) in &outcome.estimated_starts {
+            let job = snap.job(*j);
+            if let Some(&gi) = self
+                .group_index
+                .get(&(job.source, job.namespace.clone(), job.name.clone()))
+            {
+                self.groups[gi].estimated_start.get_or_insert(*at);
+            }
+        }
+        for g in &mut self.groups {
+            g.record.reserved = None;
+        }
+        for (j, slot) in &outcome.reservations {
+            let job = snap.job(*j);
+            if let Some(&gi) = self
+                .group_index
+                .get(&(job.source, job.namespace.clone(), job.name.clone()))
+            {
+                self.groups[gi].reserved_start.get_or_insert(slot.start);
+                self.groups[gi].record.reserved = Some(caldera_framework::snapshot::ReservationRecord::of(&snap, slot));
+            }
+        }
         for bind in &outcome.binds {
             let t = snap.task(bind.task);
             let node = snap.node(bind.node).name.clone();
@@ -450,6 +628,7 @@ impl Simulation {
 
     /// Runs the simulation to the end (or to `until`).
     pub fn run(&mut self, pipeline: &Pipeline, opts: &SimOptions) {
+        self.period = opts.period.max(1);
         let mut dirty = false;
         let mut next_periodic: Millis = 0;
         loop {

@@ -8,16 +8,28 @@
 //! Queues: Volcano's `spec.queue`, the annotation `scheduling.volcano.sh/queue-name` for the other
 //! two. Topology: the annotation `caldera.dev/topology-key` for Volcano and scheduler-plugins,
 //! `spec.schedulingConstraints.topology[0].key` for native groups.
+//!
+//! The pipeline is the default one without `preempt` and `reclaim`: a native PodGroup's
+//! `disruptionMode` (`single`, which the API server fills in) lets its pods be evicted one by one,
+//! which no Volcano or scheduler-plugins PodGroup allows, so evictions may rightly differ.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use caldera_framework::SchedulerConfig;
 use caldera_plugins::Pipeline;
 use caldera_simulator::report::{PlacementJson, PodGroupJson};
 use caldera_simulator::{ReportJson, Scenario, SimOptions, Simulation, report};
 use proptest::prelude::*;
 
 const ZONE: &str = "topology.kubernetes.io/zone";
+
+/// The default pipeline without the actions that evict (see the module documentation).
+fn pipeline() -> Pipeline {
+    let cfg = SchedulerConfig::parse(include_str!("../../manifests/examples/policies/volcano-like.yaml"))
+        .expect("the policy parses");
+    Pipeline::from_config(&cfg).expect("the policy loads")
+}
 
 // ---------------------------------------------------------------------------------------------
 // the gangs, independent of the API that writes them
@@ -215,7 +227,7 @@ fn simulate(world: &World, api: Api) -> (ReportJson, Outcome) {
         world.gangs.len(),
         "{api:?}: every PodGroup is loaded\n{yaml}"
     );
-    let pipeline = Pipeline::default_pipeline().expect("default pipeline");
+    let pipeline = pipeline();
     sim.run(&pipeline, &SimOptions::default());
     let r = report(&sim, 0.0);
     let outcome = Outcome {
@@ -490,7 +502,7 @@ fn a_native_gang_larger_than_its_pods_binds_nothing_while_a_basic_group_places_e
     s.add_yaml("native.yaml", &y);
     let mut sim = Simulation::new(s);
     assert!(sim.diagnostics.is_empty(), "{:?}", sim.diagnostics);
-    sim.run(&Pipeline::default_pipeline().expect("pipeline"), &SimOptions::default());
+    sim.run(&pipeline(), &SimOptions::default());
     let r = report(&sim, 0.0);
     let bound = |prefix: &str| {
         r.pods

@@ -53,6 +53,8 @@ pub struct ClusterBuilder {
 }
 
 /// One record of any kind, for shuffled builds.
+// A test-time builder: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Record {
     Node(NodeRecord),
     Pod(PodRecord),
@@ -101,6 +103,7 @@ impl ClusterBuilder {
             unschedulable: false,
             ready: true,
             allocatable,
+            images: Vec::new(),
         });
         let i = self.nodes.len() - 1;
         NodeMut { c: self, i }
@@ -130,6 +133,17 @@ impl ClusterBuilder {
             value,
             global_default: false,
             never_preempts: false,
+        });
+        self
+    }
+
+    /// Adds a PriorityClass with `preemptionPolicy: Never`.
+    pub fn never_preempting_priority_class(&mut self, name: &str, value: i32) -> &mut Self {
+        self.priority_classes.push(PriorityClassRecord {
+            name: name.to_string(),
+            value,
+            global_default: false,
+            never_preempts: true,
         });
         self
     }
@@ -186,6 +200,12 @@ impl ClusterBuilder {
             preemptable: true,
             topology_key: None,
             problem: None,
+            expected_runtime: None,
+            never_preempts: false,
+            disruption: caldera_framework::Disruption::Gang,
+            preempted: None,
+            reserved: None,
+            annotations: Default::default(),
         });
         let group = self.groups.len() - 1;
         let first = self.pods.len();
@@ -308,10 +328,51 @@ impl ClusterBuilder {
         b.build(now)
     }
 
-    /// Carries a cycle's decisions into the records, as the runtime and the API server would:
-    /// every bound pod gets its node (and starts out Bound next cycle), every Volcano PodGroup
-    /// gets the phase the cycle concluded. `snap` is the snapshot the outcome's ids refer to.
+    /// Carries a cycle's decisions into the records, as the runtime, the API server and a job
+    /// controller would: every bound pod gets its node (and starts out Bound next cycle), every
+    /// Volcano PodGroup gets the phase the cycle concluded; an evicted pod is gone at once and
+    /// replaced by a pending pod of the same name, and its group records the preemption; pods
+    /// pipelined onto a node are nominated to it, and nominations the cycle dropped are
+    /// forgotten. `snap` is the snapshot the outcome's ids refer to.
     pub fn apply(&mut self, snap: &Snapshot, outcome: &Outcome) {
+        let key = |t: caldera_framework::TaskId| {
+            let task = snap.task(t);
+            (task.namespace.clone(), task.name.clone())
+        };
+        for e in &outcome.evictions {
+            let (ns, name) = key(e.task);
+            if let Some(p) = self.pods.iter_mut().find(|p| p.namespace == ns && p.name == name) {
+                p.node_name = None;
+                p.phase = PodPhase::Pending;
+                p.started = None;
+                p.deleting = false;
+                p.nominated_node = None;
+            }
+            let victim = snap.job(snap.task(e.task).job);
+            if let Some(g) = self
+                .groups
+                .iter_mut()
+                .find(|g| g.source == victim.source && g.namespace == victim.namespace && g.name == victim.name)
+            {
+                g.preempted = Some(caldera_framework::Preempted {
+                    at: snap.now,
+                    by: snap.job(e.by).key(),
+                });
+            }
+        }
+        for p in &outcome.pipelined {
+            let (ns, name) = key(p.task);
+            let node = snap.node(p.node).name.clone();
+            if let Some(pod) = self.pods.iter_mut().find(|x| x.namespace == ns && x.name == name) {
+                pod.nominated_node = Some(node);
+            }
+        }
+        for t in &outcome.dropped_nominations {
+            let (ns, name) = key(*t);
+            if let Some(pod) = self.pods.iter_mut().find(|x| x.namespace == ns && x.name == name) {
+                pod.nominated_node = None;
+            }
+        }
         let index: HashMap<(&str, &str), usize> = self
             .pods
             .iter()
@@ -329,6 +390,7 @@ impl ClusterBuilder {
             let p = &mut self.pods[i];
             p.node_name = Some(node);
             p.started = Some(snap.now);
+            p.nominated_node = None;
         }
         for (j, status) in &outcome.jobs {
             let job = snap.job(*j);
@@ -458,6 +520,27 @@ impl QueueMut<'_> {
         self.rec().guarantee = r;
         self
     }
+    /// `reclaimable: false`: other queues may not take back what it holds.
+    pub fn not_reclaimable(mut self) -> Self {
+        self.rec().reclaimable = false;
+        self
+    }
+    /// `caldera.dev/default-expected-runtime`.
+    pub fn default_runtime(mut self, ms: Millis) -> Self {
+        self.rec().default_expected_runtime = Some(ms);
+        self
+    }
+    /// Deserved (capacity plugin), from `(name, value)` pairs.
+    pub fn deserved(mut self, pairs: &[(&str, i64)]) -> Self {
+        let r = self.c.resources_of(pairs);
+        self.rec().deserved = Some(r);
+        self
+    }
+    /// Parent queue (hierarchical capacity).
+    pub fn parent(mut self, name: &str) -> Self {
+        self.rec().parent = Some(name.to_string());
+        self
+    }
 }
 
 /// A gang (PodGroup and its pods) being described.
@@ -518,6 +601,27 @@ impl GangMut<'_> {
     /// Edits the raw group record.
     pub fn with_group(mut self, f: impl FnOnce(&mut GroupRecord)) -> Self {
         f(self.rec());
+        self
+    }
+    /// `caldera.dev/expected-runtime` on the group.
+    pub fn runtime(mut self, ms: Millis) -> Self {
+        self.rec().expected_runtime = Some(ms);
+        self
+    }
+    /// Every pod of the gang running, on the nodes named in turn (round robin), since `started`.
+    pub fn running_on(mut self, nodes: &[&str], started: Millis) -> Self {
+        for (k, i) in self.pods.clone().enumerate() {
+            let p = &mut self.c.pods[i];
+            p.node_name = nodes.get(k % nodes.len().max(1)).map(|n| n.to_string());
+            p.phase = PodPhase::Running;
+            p.started = Some(started);
+        }
+        self.rec().phase = JobPhase::Running;
+        self
+    }
+    /// `volcano.sh/preemptable: "false"` on the group.
+    pub fn not_preemptable(mut self) -> Self {
+        self.rec().preemptable = false;
         self
     }
 }
@@ -708,6 +812,21 @@ impl Pod {
     /// Edits the raw record.
     pub fn with_record(mut self, f: impl FnOnce(&mut PodRecord)) -> Self {
         f(&mut self.rec);
+        self
+    }
+    /// Started at `t` (its running time counts from then).
+    pub fn started(mut self, t: Millis) -> Self {
+        self.rec.started = Some(t);
+        self
+    }
+    /// `caldera.dev/expected-runtime`.
+    pub fn runtime(mut self, ms: Millis) -> Self {
+        self.rec.expected_runtime = Some(ms);
+        self
+    }
+    /// `status.nominatedNodeName`.
+    pub fn nominated(mut self, node: &str) -> Self {
+        self.rec.nominated_node = Some(node.to_string());
         self
     }
     /// The request so far, by resource name (the pod slot is added when the pod joins a cluster).

@@ -378,6 +378,87 @@ pub fn check_reservations(before: &Snapshot, after: &Snapshot, outcome: &Outcome
     v.into_result()
 }
 
+/// Checks that every reservation the cycle made (`Outcome::reservations`) still fits in the cluster
+/// the cycle left behind, by the pods' expected ends: on each reserved node, at the reservation's
+/// start and whenever another reservation on the node begins during it, the node's allocatable
+/// covers the pods still expected to run then plus every reservation active then. This is "a
+/// backfilled (or any later) job never delays a reservation when the estimates hold".
+///
+/// Expected ends are recomputed here from the tasks alone: a pod ends at its start (or now, if it
+/// has not started) plus its expected run time (else `default_runtime`; none: never), or at the
+/// next cycle if that is past or it is being deleted; pods of other schedulers never end. A pod
+/// pipelined onto a node holds it from the next cycle, a nominated one from now.
+pub fn check_reservations_fit(
+    after: &Snapshot,
+    outcome: &Outcome,
+    default_runtime: Option<caldera_framework::Millis>,
+) -> Result<(), String> {
+    let mut v = Violations::default();
+    let next = after.now.saturating_add(after.period);
+    let end_of = |t: &TaskInfo| -> i64 {
+        if t.status == TaskStatus::Releasing {
+            return next;
+        }
+        if after.job(t.job).source == JobSource::Foreign {
+            return i64::MAX;
+        }
+        match t.expected_runtime.or(default_runtime) {
+            None => i64::MAX,
+            Some(rt) => {
+                let end = t.started.unwrap_or(after.now).saturating_add(rt);
+                if end <= after.now { next } else { end }
+            }
+        }
+    };
+    // Reservations by node: (job, start, end, amount).
+    let mut claims: BTreeMap<usize, Vec<(caldera_framework::JobId, i64, i64, &Resources)>> = BTreeMap::new();
+    for (j, slot) in &outcome.reservations {
+        for (n, amount) in &slot.nodes {
+            claims
+                .entry(n.idx())
+                .or_default()
+                .push((*j, slot.start, slot.end, amount));
+        }
+    }
+    for (&n, on_node) in &claims {
+        let node = &after.nodes[n];
+        for &(job, start, end, _) in on_node {
+            let mut points = vec![start];
+            points.extend(on_node.iter().map(|c| c.1).filter(|s| *s > start && *s < end));
+            for p in points {
+                let mut need = Resources::new();
+                for t in &after.tasks {
+                    let rt = t.expected_runtime.or(default_runtime).unwrap_or(i64::MAX);
+                    let active = if t.status == TaskStatus::Pipelined && t.node.map(|x| x.idx()) == Some(n) {
+                        // Starts once the pods it replaces are gone, at the next cycle.
+                        next <= p && p < next.saturating_add(rt)
+                    } else if t.status == TaskStatus::Pending && t.nominated.map(|x| x.idx()) == Some(n) {
+                        p < after.now.saturating_add(rt)
+                    } else {
+                        t.node.map(|x| x.idx()) == Some(n) && t.status.occupies_node() && end_of(t) > p
+                    };
+                    if active {
+                        need.add(&t.spec.request);
+                    }
+                }
+                for c in on_node.iter().filter(|c| c.1 <= p && p < c.2) {
+                    need.add(c.3);
+                }
+                let excess = over(&need, node, &after.resources);
+                if !excess.is_empty() {
+                    v.push(format!(
+                        "the reservation of job {} on node {} does not fit at {p}: {}",
+                        after.job(job).key(),
+                        node.name,
+                        excess.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    v.into_result()
+}
+
 /// (d)
 fn check_predicates(after: &Snapshot, outcome: &Outcome, v: &mut Violations) {
     for b in &outcome.binds {

@@ -97,13 +97,26 @@ async fn wait_initially_scheduled(
     status: &str,
     timeout: Duration,
 ) -> (String, String, String) {
+    wait_initially_scheduled_saying(client, name, status, "", timeout).await
+}
+
+/// Like [`wait_initially_scheduled`], for a condition whose message contains `needle`: while a
+/// gang's pods are still arriving its condition first says it has too few pods, which is true but
+/// not the reason a test is waiting for.
+async fn wait_initially_scheduled_saying(
+    client: &Client,
+    name: &str,
+    status: &str,
+    needle: &str,
+    timeout: Duration,
+) -> (String, String, String) {
     wait_for(
-        &format!("native PodGroup {name}: {INITIALLY_SCHEDULED}={status}"),
+        &format!("native PodGroup {name}: {INITIALLY_SCHEDULED}={status} with a message containing {needle:?}"),
         timeout,
         || async {
             match native_podgroup(client, name).await {
                 Ok(Some(pg)) => match initially_scheduled(&pg) {
-                    Some(c) if c.0 == status => Ok(c),
+                    Some(c) if c.0 == status && c.2.contains(needle) => Ok(c),
                     _ => Err(format!("status = {}", pg.get("status").unwrap_or(&Value::Null))),
                 },
                 Ok(None) => Err("the PodGroup does not exist".to_owned()),
@@ -412,7 +425,7 @@ async fn topology_constrained_native_gang_lands_in_one_zone_and_one_that_fits_no
         .expect("PodGroup");
     let split = gang_pods("split", 2, 4, "caldera");
     create_pods(&client, &split).await.expect("pods");
-    let (_, reason, message) = wait_initially_scheduled(&client, "split", "False", WAIT).await;
+    let (_, reason, message) = wait_initially_scheduled_saying(&client, "split", "False", ZONE, WAIT).await;
     eprintln!("split: {INITIALLY_SCHEDULED}=False reason={reason:?} message={message:?}");
     assert_eq!(reason, "Unschedulable");
     assert!(

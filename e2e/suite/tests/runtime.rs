@@ -372,9 +372,18 @@ async fn volcano_gang_that_does_not_fit_stays_unbound_with_reasons_then_binds_wh
     let pg = wait_pg(
         &client,
         "big",
-        "condition Unschedulable (True)",
+        "condition Unschedulable (True) saying \"tasks in gang unschedulable\"",
         Duration::from_secs(20),
-        |pg| condition_of(pg, "Unschedulable").is_some_and(|c| c.get("status").and_then(Value::as_str) == Some("True")),
+        // While the pods are still arriving the condition says the gang has too few pods; the
+        // test waits for the reason that holds once all three exist.
+        |pg| {
+            condition_of(pg, "Unschedulable").is_some_and(|c| {
+                c.get("status").and_then(Value::as_str) == Some("True")
+                    && c.get("message")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m.contains("tasks in gang unschedulable"))
+            })
+        },
     )
     .await;
     let cond = condition_of(&pg, "Unschedulable").cloned().unwrap_or_default();

@@ -131,6 +131,42 @@ fn bool_flag(meta: &ObjectMeta, key: &str) -> Result<Option<bool>, FieldError> {
     }
 }
 
+/// A duration annotation (`caldera.dev/expected-runtime` and the like), in Go's syntax; a
+/// negative or unreadable value is an error naming the annotation.
+fn duration_annotation(meta: &ObjectMeta, key: &str) -> Result<Option<Millis>, FieldError> {
+    let Some(v) = meta.annotations.as_ref().and_then(|a| a.get(key)) else {
+        return Ok(None);
+    };
+    let field = || format!("metadata.annotations[{key}]");
+    match crate::duration::parse_duration(v) {
+        Ok(ms) if ms >= 0 => Ok(Some(ms)),
+        Ok(_) => Err(FieldError::new(
+            field(),
+            Cause::invalid(v, "a duration that is not negative"),
+        )),
+        Err(_) => Err(FieldError::new(
+            field(),
+            Cause::invalid(v, "a duration such as \"90s\", \"2h\" or \"1h30m\""),
+        )),
+    }
+}
+
+/// An RFC 3339 time annotation as Unix milliseconds; unreadable is an error naming it.
+fn time_annotation(meta: &ObjectMeta, key: &str) -> Result<Option<Millis>, FieldError> {
+    let Some(v) = meta.annotations.as_ref().and_then(|a| a.get(key)) else {
+        return Ok(None);
+    };
+    v.trim()
+        .parse::<k8s_openapi::jiff::Timestamp>()
+        .map(|t| Some(t.as_millisecond()))
+        .map_err(|_| {
+            FieldError::new(
+                format!("metadata.annotations[{key}]"),
+                Cause::invalid(v, "an RFC 3339 time such as \"2026-01-02T03:04:05Z\""),
+            )
+        })
+}
+
 /// The queue a PodGroup without a queue field names through `scheduling.volcano.sh/queue-name`.
 fn queue_annotation(meta: &ObjectMeta) -> String {
     non_empty(

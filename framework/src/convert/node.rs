@@ -77,7 +77,23 @@ pub fn node_record(node: &Node, names: &mut ResourceNames) -> Result<NodeRecord,
         unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
         ready,
         allocatable,
+        images: images(status.and_then(|s| s.images.as_deref()).unwrap_or_default()),
     })
+}
+
+/// Every name of every image on the node with the image's size; a negative or missing size counts
+/// as 0 (the image is there, but adds nothing to the image-locality score).
+fn images(list: &[k8s_openapi::api::core::v1::ContainerImage]) -> Vec<(String, i64)> {
+    let mut out: Vec<(String, i64)> = list
+        .iter()
+        .flat_map(|i| {
+            let size = i.size_bytes.unwrap_or(0).max(0);
+            i.names.iter().flatten().map(move |n| (n.clone(), size))
+        })
+        .collect();
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
 }
 
 fn taint(t: &ApiTaint, i: usize) -> Result<Taint, FieldError> {

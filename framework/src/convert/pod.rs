@@ -1,25 +1,27 @@
 //! `core/v1` Pod into [`PodRecord`]: identity, gang membership, priority and the placement
 //! constraints the engine evaluates.
 //!
-//! Not converted, because [`TaskSpec`] has nowhere to put them: preferred pod (anti-)affinity,
-//! topology spread constraints, volumes and DRA claims. `matchLabelKeys`/`mismatchLabelKeys` of
-//! pod affinity terms need nothing: the apiserver merges them into `labelSelector` when the pod
-//! is created.
+//! Not converted, because no plugin reads them: volumes and DRA claims. `matchLabelKeys`/
+//! `mismatchLabelKeys` of pod affinity terms need nothing: the apiserver merges them into
+//! `labelSelector` when the pod is created. Those of topology spread constraints are merged here,
+//! from the pod's own labels, as kube-scheduler does.
 
 use k8s_openapi::api::core::v1::{
     Container, NodeSelectorRequirement, NodeSelectorTerm as ApiNodeSelectorTerm, Pod,
-    PodAffinityTerm as ApiAffinityTerm, PodSpec, Toleration as ApiToleration,
+    PodAffinityTerm as ApiAffinityTerm, PodSpec, Toleration as ApiToleration, TopologySpreadConstraint as ApiSpread,
+    WeightedPodAffinityTerm as ApiWeightedTerm,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as ApiLabelSelector;
 
 use super::request::is_sidecar;
 use super::{
-    Cause, ConvertError, FieldError, ObjectRef, annotation_or_label, bool_flag, created_at, namespace_of,
-    namespaced_ref, non_empty, pod_request, required_name, time_millis,
+    Cause, ConvertError, FieldError, ObjectRef, annotation_or_label, bool_flag, created_at, duration_annotation,
+    namespace_of, namespaced_ref, non_empty, pod_request, required_name, time_millis,
 };
 use crate::model::{
-    HostPort, LabelSelector, Millis, NodeAffinity, NodeSelectorTerm, PodAffinityTerm, PreferredTerm, Requirement,
-    SelectorOp, TaskSpec, Toleration, TolerationOp,
+    HostPort, InclusionPolicy, LabelSelector, Labels, Millis, NodeAffinity, NodeSelectorTerm, PodAffinityTerm,
+    PreferredTerm, Requirement, SelectorOp, SpreadMode, TaskSpec, Toleration, TolerationOp, TopologySpreadConstraint,
+    WeightedPodAffinityTerm,
 };
 use crate::resource::ResourceNames;
 use crate::snapshot::{GroupRef, PodPhase, PodRecord};
@@ -76,6 +78,7 @@ pub fn pod_record(
     // Annotations only steer our own scheduling; see the doc comment.
     let task_priority = only_if_ours(task_priority(pod), ours).map_err(at)?;
     let preemptable = only_if_ours(bool_flag(meta, labels::PREEMPTABLE), ours).map_err(at)?;
+    let expected_runtime = only_if_ours(duration_annotation(meta, labels::EXPECTED_RUNTIME), ours).map_err(at)?;
 
     Ok(PodRecord {
         uid: meta.uid.clone().unwrap_or_default(),
@@ -94,10 +97,12 @@ pub fn pod_record(
         phase: phase(pod.status.as_ref().and_then(|s| s.phase.as_deref())),
         node_name: non_empty(spec.node_name.as_ref()),
         deleting: meta.deletion_timestamp.is_some(),
-        spec: task_spec(spec, names, &object)?,
+        spec: task_spec(spec, names, &object, pod.metadata.labels.as_ref())?,
         preemptable,
         never_preempts: spec.preemption_policy.as_deref() == Some("Never"),
         ours,
+        expected_runtime,
+        nominated_node: non_empty(pod.status.as_ref().and_then(|s| s.nominated_node_name.as_ref())),
     })
 }
 
@@ -137,7 +142,12 @@ fn phase(p: Option<&str>) -> PodPhase {
     }
 }
 
-fn task_spec(spec: &PodSpec, names: &mut ResourceNames, object: &ObjectRef) -> Result<TaskSpec, ConvertError> {
+fn task_spec(
+    spec: &PodSpec,
+    names: &mut ResourceNames,
+    object: &ObjectRef,
+    labels: Option<&Labels>,
+) -> Result<TaskSpec, ConvertError> {
     let at = |e: FieldError| e.in_object(object);
     let request = pod_request(spec, names).map_err(at)?;
     let affinity = spec.affinity.as_ref();
@@ -196,6 +206,24 @@ fn task_spec(spec: &PodSpec, names: &mut ResourceNames, object: &ObjectRef) -> R
         false,
     )
     .map_err(at)?;
+    let preferred_pod_affinity = weighted_terms(
+        affinity
+            .and_then(|a| a.pod_affinity.as_ref())
+            .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_deref()),
+        "spec.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution",
+    )
+    .map_err(at)?;
+    let preferred_pod_anti_affinity = weighted_terms(
+        affinity
+            .and_then(|a| a.pod_anti_affinity.as_ref())
+            .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_deref()),
+        "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution",
+    )
+    .map_err(at)?;
+    let topology_spread = spread_constraints(spec.topology_spread_constraints.as_deref(), labels).map_err(at)?;
+    let mut images: Vec<String> = spec.containers.iter().filter_map(|c| c.image.clone()).collect();
+    images.sort();
+    images.dedup();
     let tolerations = spec
         .tolerations
         .iter()
@@ -213,7 +241,106 @@ fn task_spec(spec: &PodSpec, names: &mut ResourceNames, object: &ObjectRef) -> R
         host_ports: host_ports(spec),
         pod_affinity,
         pod_anti_affinity,
+        preferred_pod_affinity,
+        preferred_pod_anti_affinity,
+        topology_spread,
+        images,
     })
+}
+
+/// Preferred pod (anti-)affinity terms; a term without `labelSelector` matches no pod and so
+/// adds nothing to any node's score: it is dropped.
+fn weighted_terms(terms: Option<&[ApiWeightedTerm]>, field: &str) -> Result<Vec<WeightedPodAffinityTerm>, FieldError> {
+    let mut out = Vec::new();
+    for (i, t) in terms.into_iter().flatten().enumerate() {
+        let path = format!("{field}[{i}].podAffinityTerm");
+        let term = &t.pod_affinity_term;
+        let Some(sel) = &term.label_selector else { continue };
+        if term.topology_key.is_empty() {
+            return Err(FieldError::new(format!("{path}.topologyKey"), Cause::Missing));
+        }
+        out.push(WeightedPodAffinityTerm {
+            weight: t.weight,
+            term: PodAffinityTerm {
+                selector: label_selector(sel, &format!("{path}.labelSelector"))?,
+                namespaces: term.namespaces.clone().unwrap_or_default(),
+                all_namespaces: term.namespace_selector.is_some(),
+                topology_key: term.topology_key.clone(),
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// `topologySpreadConstraints`, with Kubernetes' defaults (`nodeAffinityPolicy: Honor`,
+/// `nodeTaintsPolicy: Ignore`) and `matchLabelKeys` merged into the selector from the pod's own
+/// labels. A constraint without `labelSelector` counts no pod, so it can never be violated: it is
+/// dropped.
+fn spread_constraints(
+    list: Option<&[ApiSpread]>,
+    labels: Option<&Labels>,
+) -> Result<Vec<TopologySpreadConstraint>, FieldError> {
+    let mut out = Vec::new();
+    for (i, c) in list.into_iter().flatten().enumerate() {
+        let path = format!("spec.topologySpreadConstraints[{i}]");
+        if c.max_skew <= 0 {
+            return Err(FieldError::new(
+                format!("{path}.maxSkew"),
+                Cause::invalid(c.max_skew, "a positive integer"),
+            ));
+        }
+        if c.topology_key.is_empty() {
+            return Err(FieldError::new(format!("{path}.topologyKey"), Cause::Missing));
+        }
+        let mode = match c.when_unsatisfiable.as_str() {
+            "DoNotSchedule" => SpreadMode::DoNotSchedule,
+            "ScheduleAnyway" => SpreadMode::ScheduleAnyway,
+            other => {
+                return Err(FieldError::new(
+                    format!("{path}.whenUnsatisfiable"),
+                    Cause::invalid(other, "DoNotSchedule or ScheduleAnyway"),
+                ));
+            }
+        };
+        let policy = |v: Option<&String>, default: InclusionPolicy, name: &str| match v.map(String::as_str) {
+            None => Ok(default),
+            Some("Honor") => Ok(InclusionPolicy::Honor),
+            Some("Ignore") => Ok(InclusionPolicy::Ignore),
+            Some(other) => Err(FieldError::new(
+                format!("{path}.{name}"),
+                Cause::invalid(other, "Honor or Ignore"),
+            )),
+        };
+        let Some(sel) = &c.label_selector else { continue };
+        let mut selector = label_selector(sel, &format!("{path}.labelSelector"))?;
+        for key in c.match_label_keys.iter().flatten() {
+            if let Some(v) = labels.and_then(|l| l.get(key)) {
+                selector.match_expressions.push(Requirement {
+                    key: key.clone(),
+                    op: SelectorOp::In,
+                    values: vec![v.clone()],
+                });
+            }
+        }
+        out.push(TopologySpreadConstraint {
+            max_skew: c.max_skew,
+            topology_key: c.topology_key.clone(),
+            mode,
+            selector,
+            min_domains: c.min_domains,
+            node_affinity_policy: policy(
+                c.node_affinity_policy.as_ref(),
+                InclusionPolicy::Honor,
+                "nodeAffinityPolicy",
+            )?,
+            node_taints_policy: policy(
+                c.node_taints_policy.as_ref(),
+                InclusionPolicy::Ignore,
+                "nodeTaintsPolicy",
+            )?,
+        });
+    }
+    Ok(out)
 }
 
 /// Host ports of the app containers and of sidecars (which run as long as the pod does, so they

@@ -20,10 +20,10 @@ use k8s_openapi::api::scheduling::v1beta1::PodGroup as NativePodGroup;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{
-    Cause, ConvertError, FieldError, bool_flag, created_at, namespace_of, namespaced_ref, non_empty, queue_annotation,
-    required_name, resources_from_map,
+    Cause, ConvertError, FieldError, bool_flag, created_at, duration_annotation, namespace_of, namespaced_ref,
+    non_empty, queue_annotation, required_name, resources_from_map, time_annotation,
 };
-use crate::model::{JobPhase, JobSource, Millis};
+use crate::model::{Disruption, JobPhase, JobSource, Millis, Preempted};
 use crate::resource::{ResourceNames, Resources};
 use crate::snapshot::{DEFAULT_QUEUE, GroupRecord};
 use caldera_crds::{coscheduling, labels, volcano};
@@ -43,9 +43,13 @@ fn kind(source: JobSource) -> &'static str {
     }
 }
 
-/// What every API shares: identity, creation time, `volcano.sh/preemptable`, the topology-key
-/// annotation. Gang fields are left for the caller.
+/// What every API shares: identity, creation time, `volcano.sh/preemptable`, the topology-key,
+/// expected-runtime and preemption-history annotations. Gang fields are left for the caller.
 fn base(meta: &ObjectMeta, source: JobSource, now: Millis) -> Result<GroupRecord, FieldError> {
+    let preempted = time_annotation(meta, labels::PREEMPTED_AT)?.map(|at| Preempted {
+        at,
+        by: non_empty(meta.annotations.as_ref().and_then(|a| a.get(labels::PREEMPTED_BY))).unwrap_or_default(),
+    });
     Ok(GroupRecord {
         source,
         uid: meta.uid.clone().unwrap_or_default(),
@@ -62,7 +66,23 @@ fn base(meta: &ObjectMeta, source: JobSource, now: Millis) -> Result<GroupRecord
         preemptable: bool_flag(meta, labels::PREEMPTABLE)?.unwrap_or(true),
         topology_key: non_empty(meta.annotations.as_ref().and_then(|a| a.get(labels::TOPOLOGY_KEY))),
         problem: None,
+        expected_runtime: duration_annotation(meta, labels::EXPECTED_RUNTIME)?,
+        never_preempts: false,
+        disruption: Disruption::Gang,
+        preempted,
+        reserved: None,
+        annotations: plugin_annotations(meta),
     })
+}
+
+/// The annotations plugins read; the rest are not kept.
+fn plugin_annotations(meta: &ObjectMeta) -> crate::model::Labels {
+    meta.annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| crate::snapshot::PLUGIN_ANNOTATIONS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn gang_size(v: i32, field: &str) -> Result<u32, FieldError> {
@@ -169,8 +189,9 @@ fn coscheduling_fields(
 /// - `schedulingConstraints.topology[0].key` is the topology key; Caldera keeps a gang inside
 ///   one domain of one key, so only the first of several constraints is honoured.
 /// - Phase is Running once the condition `PodGroupInitiallyScheduled` is `True`, else Pending.
-/// - `preemptionPolicy` and `disruptionMode` have no counterpart in [`GroupRecord`] and are not
-///   converted.
+/// - `preemptionPolicy: Never`: the job never evicts others (preempt and reclaim skip it).
+/// - `disruptionMode`: `all` evicts the whole group when one member is preempted; `single` (the
+///   API server's default) lets members be evicted one by one.
 ///
 /// The API has no resource list, so `names` is unused; it is taken so that the three
 /// converters have one shape.
@@ -195,6 +216,20 @@ fn native_fields(pg: &NativePodGroup, now: Millis) -> Result<GroupRecord, FieldE
     g.queue = queue_annotation(&pg.metadata);
     g.priority_class = non_empty(spec.priority_class_name.as_ref());
     g.priority = spec.priority;
+    g.never_preempts = match spec.preemption_policy.as_deref() {
+        None | Some("" | "PreemptLowerPriority") => false,
+        Some("Never") => true,
+        Some(other) => {
+            return Err(FieldError::new(
+                "spec.preemptionPolicy",
+                Cause::invalid(other, "Never or PreemptLowerPriority"),
+            ));
+        }
+    };
+    g.disruption = match &spec.disruption_mode {
+        Some(m) if m.all.is_some() => Disruption::All,
+        _ => Disruption::Single,
+    };
     if let Some(t) = spec
         .scheduling_constraints
         .as_ref()
@@ -259,6 +294,12 @@ pub fn group_or_problem(
         preemptable: true,
         topology_key: None,
         problem: Some((INVALID_POD_GROUP.to_string(), err.to_string())),
+        expected_runtime: None,
+        never_preempts: false,
+        disruption: Disruption::Gang,
+        preempted: None,
+        reserved: None,
+        annotations: Default::default(),
     })
 }
 

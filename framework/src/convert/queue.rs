@@ -1,6 +1,9 @@
 //! Volcano `scheduling.volcano.sh/v1beta1` Queue into [`QueueInfo`].
 
-use super::{Cause, ConvertError, FieldError, cluster_ref, created_at, non_empty, required_name, resources_from_map};
+use super::{
+    Cause, ConvertError, FieldError, cluster_ref, created_at, duration_annotation, non_empty, required_name,
+    resources_from_map,
+};
 use crate::model::{Millis, QueueInfo, QueueState};
 use crate::resource::{ResourceNames, Resources};
 use caldera_crds::volcano;
@@ -12,7 +15,9 @@ use caldera_crds::volcano;
 /// - `status.state` absent, empty, `Open` or `Unknown` is Open, so Caldera works without
 ///   vc-controller-manager (which is what writes the state); `Closed` and `Closing` are kept;
 /// - `spec.parent` absent or empty is `None` (the builder's hierarchy reads it as `root`);
-/// - `priority` absent is 0.
+/// - `priority` absent is 0;
+/// - the annotation `caldera.dev/default-expected-runtime` (a duration) is the expected run time
+///   of the queue's pods that give none themselves.
 ///
 /// `status.allocated` is not read: the session recomputes it from the pods every cycle.
 pub fn queue_info(q: &volcano::Queue, names: &mut ResourceNames, now: Millis) -> Result<QueueInfo, ConvertError> {
@@ -61,6 +66,7 @@ fn queue_fields(q: &volcano::Queue, names: &mut ResourceNames, now: Millis) -> R
         priority: spec.priority.unwrap_or(0),
         created: created_at(&q.metadata, now),
         allocated: Resources::new(),
+        default_expected_runtime: duration_annotation(&q.metadata, caldera_crds::labels::DEFAULT_EXPECTED_RUNTIME)?,
     })
 }
 

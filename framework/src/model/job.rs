@@ -48,6 +48,30 @@ impl JobPhase {
     }
 }
 
+/// What evicting one member does to the rest of a job (native PodGroups' `spec.disruptionMode`;
+/// the other APIs have no such field and behave as [`Disruption::Gang`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Disruption {
+    /// Members beyond minMember may be evicted one by one; a gang that would fall below
+    /// minMember is evicted whole, never left half-running.
+    #[default]
+    Gang,
+    /// `disruptionMode: {all: {}}`: members are only ever evicted together.
+    All,
+    /// `disruptionMode: {single: {}}`: each member may be evicted on its own, even below the
+    /// group's minimum (the group's owner has said it copes with that).
+    Single,
+}
+
+/// The last time a job's pods were evicted for another job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preempted {
+    /// When.
+    pub at: super::Millis,
+    /// `namespace/name` of the job they were evicted for.
+    pub by: String,
+}
+
 /// The scheduling condition a cycle concluded for a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobCondition {
@@ -93,10 +117,25 @@ pub struct JobInfo {
     pub tasks: Vec<TaskId>,
     /// Whether its tasks may be preemption victims.
     pub preemptable: bool,
+    /// `preemptionPolicy: Never` (native PodGroup, or the group's PriorityClass): the job never
+    /// evicts others to make room for itself.
+    pub never_preempts: bool,
+    /// What evicting one member does to the others.
+    pub disruption: Disruption,
+    /// When its pods were last evicted, and for whom (the preemption cool-down and the rule that a
+    /// job never evicts the job that evicted it).
+    pub preempted: Option<Preempted>,
+    /// The reservation it held after the previous cycle: a reservation once granted is kept
+    /// (honoured first, on the same nodes) while it still fits.
+    pub reserved: Option<crate::timeline::Slot>,
     /// Node label whose single domain must hold the whole gang.
     pub topology_key: Option<String>,
+    /// `caldera.dev/expected-runtime` on the PodGroup: the default for its pods.
+    pub expected_runtime: Option<super::Millis>,
     /// Why the job cannot be scheduled at all (unknown queue, missing PodGroup, malformed spec).
     pub problem: Option<(String, String)>,
+    /// The PodGroup annotations plugins read (`sla-waiting-time`, `volcano.sh/task-topology-*`).
+    pub annotations: super::Labels,
     /// Sum of the requests of its tasks that occupy nodes (kept current by the session).
     pub allocated: Resources,
     /// How many of its tasks are in a ready status (kept current by the session, so a gang's

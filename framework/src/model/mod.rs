@@ -12,12 +12,13 @@ mod selector;
 mod task;
 
 pub use ids::{ClassId, JobId, NodeId, QueueId, TaskId};
-pub use job::{JobCondition, JobInfo, JobPhase, JobSource};
+pub use job::{Disruption, JobCondition, JobInfo, JobPhase, JobSource, Preempted};
 pub use node::NodeInfo;
 pub use queue::{QueueInfo, QueueState};
 pub use selector::{
-    HostPort, LabelSelector, NodeAffinity, NodeSelectorTerm, PodAffinityTerm, PreferredTerm, Requirement, SelectorOp,
-    Taint, TaintEffect, Toleration, TolerationOp,
+    HostPort, InclusionPolicy, LabelSelector, NodeAffinity, NodeSelectorTerm, PodAffinityTerm, PreferredTerm,
+    Requirement, SelectorOp, SpreadMode, Taint, TaintEffect, Toleration, TolerationOp, TopologySpreadConstraint,
+    WeightedPodAffinityTerm,
 };
 pub use task::{TaskInfo, TaskSpec, TaskStatus};
 

@@ -27,12 +27,17 @@ pub struct NodeInfo {
     pub releasing: Resources,
     /// Requests of tasks pipelined onto releasing resources.
     pub pipelined: Resources,
+    /// Requests of pending tasks nominated to this node by an earlier cycle: promised to them.
+    pub nominated: Resources,
     /// Tasks on the node.
     pub tasks: Vec<TaskId>,
     /// Host ports in use.
     pub used_ports: Vec<HostPort>,
     /// Bumped on every change, so caches know what to recompute.
     pub generation: u64,
+    /// Images present on the node (`status.images`): every name of each image with its size in
+    /// bytes, sorted by name.
+    pub images: Vec<(String, i64)>,
 }
 
 impl NodeInfo {
@@ -41,12 +46,29 @@ impl NodeInfo {
         self.allocatable.minus(&self.used)
     }
 
-    /// Resources free once releasing tasks are gone, minus what is already pipelined onto them.
+    /// Resources free once releasing tasks are gone, minus what is already pipelined onto them
+    /// or promised to nominated pods.
     pub fn future_idle(&self) -> Resources {
         let mut r = self.idle();
         r.add(&self.releasing);
         r.sub(&self.pipelined);
+        r.sub(&self.nominated);
         r
+    }
+
+    /// One entry of [`NodeInfo::idle`], computed without building the vector.
+    #[inline]
+    pub fn idle_of(&self, id: crate::ResourceId) -> i64 {
+        self.allocatable.get(id).saturating_sub(self.used.get(id))
+    }
+
+    /// One entry of [`NodeInfo::future_idle`], computed without building the vector (the same
+    /// saturating steps in the same order, so the two never disagree).
+    #[inline]
+    pub fn future_idle_of(&self, id: crate::ResourceId) -> i64 {
+        self.idle_of(id)
+            .saturating_add(self.releasing.get(id))
+            .saturating_sub(self.pipelined.get(id))
     }
 
     /// Whether the node has any GPU or MIG capacity.

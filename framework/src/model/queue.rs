@@ -39,6 +39,8 @@ pub struct QueueInfo {
     pub created: super::Millis,
     /// What its jobs hold (kept current by the session).
     pub allocated: Resources,
+    /// `caldera.dev/default-expected-runtime`: the expected run time of its pods that give none.
+    pub default_expected_runtime: Option<super::Millis>,
 }
 
 impl QueueInfo {
@@ -56,6 +58,7 @@ impl QueueInfo {
             priority: 0,
             created: 0,
             allocated: Resources::new(),
+            default_expected_runtime: None,
         }
     }
 }

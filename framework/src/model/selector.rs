@@ -121,6 +121,53 @@ pub struct PodAffinityTerm {
     pub topology_key: String,
 }
 
+/// A weighted preferred pod (anti-)affinity term (`preferredDuringSchedulingIgnoredDuringExecution`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WeightedPodAffinityTerm {
+    /// 1–100.
+    pub weight: i32,
+    /// The term.
+    pub term: PodAffinityTerm,
+}
+
+/// What a topology spread constraint does when it cannot be met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SpreadMode {
+    /// `DoNotSchedule`: a filter.
+    DoNotSchedule,
+    /// `ScheduleAnyway`: a score.
+    ScheduleAnyway,
+}
+
+/// Whether a node-inclusion policy of a spread constraint honours the pod's node affinity or the
+/// node's taints when counting domains and pods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InclusionPolicy {
+    /// Only nodes that pass the check count.
+    Honor,
+    /// Every node counts.
+    Ignore,
+}
+
+/// One `topologySpreadConstraints` entry, with `matchLabelKeys` already merged into the selector.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TopologySpreadConstraint {
+    /// Largest allowed difference between a domain's matching pods and the least-loaded domain's.
+    pub max_skew: i32,
+    /// Node label that defines the domains.
+    pub topology_key: String,
+    /// Filter or score.
+    pub mode: SpreadMode,
+    /// Which pods (in the pod's namespace) are counted.
+    pub selector: LabelSelector,
+    /// With fewer eligible domains than this, the global minimum counts as 0 (DoNotSchedule only).
+    pub min_domains: Option<i32>,
+    /// `nodeAffinityPolicy` (default Honor).
+    pub node_affinity_policy: InclusionPolicy,
+    /// `nodeTaintsPolicy` (default Ignore).
+    pub node_taints_policy: InclusionPolicy,
+}
+
 /// Taint effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TaintEffect {

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use super::{ClassId, HostPort, JobId, Labels, Millis, NodeAffinity, NodeId, PodAffinityTerm, Toleration};
+use super::{
+    ClassId, HostPort, JobId, Labels, Millis, NodeAffinity, NodeId, PodAffinityTerm, Toleration,
+    TopologySpreadConstraint, WeightedPodAffinityTerm,
+};
 use crate::resource::Resources;
 
 /// Where a task is in its life, as the scheduler sees it.
@@ -103,6 +106,37 @@ pub struct TaskSpec {
     pub pod_affinity: Vec<PodAffinityTerm>,
     /// Required pod anti-affinity terms.
     pub pod_anti_affinity: Vec<PodAffinityTerm>,
+    /// Preferred pod affinity terms (scored by `nodeorder`).
+    pub preferred_pod_affinity: Vec<WeightedPodAffinityTerm>,
+    /// Preferred pod anti-affinity terms (scored by `nodeorder`).
+    pub preferred_pod_anti_affinity: Vec<WeightedPodAffinityTerm>,
+    /// `topologySpreadConstraints`.
+    pub topology_spread: Vec<TopologySpreadConstraint>,
+    /// Container images (init containers excluded, as kube-scheduler's ImageLocality does), sorted
+    /// and deduplicated, for the image-locality score.
+    pub images: Vec<String>,
+}
+
+impl TaskSpec {
+    /// Whether where this pod may go or how nodes score for it depends on pods on other nodes
+    /// (required pod affinity, anti-affinity wider than one node, preferred pod (anti-)affinity,
+    /// topology spread): then its class is searched in full for every pod.
+    pub fn spans_nodes(&self, hostname_label: &str) -> bool {
+        !self.pod_affinity.is_empty()
+            || self.pod_anti_affinity.iter().any(|t| t.topology_key != hostname_label)
+            || !self.preferred_pod_affinity.is_empty()
+            || !self.preferred_pod_anti_affinity.is_empty()
+            || !self.topology_spread.is_empty()
+    }
+
+    /// Whether the pod's own namespace and labels matter to its own placement terms.
+    pub fn has_pod_terms(&self) -> bool {
+        !self.pod_affinity.is_empty()
+            || !self.pod_anti_affinity.is_empty()
+            || !self.preferred_pod_affinity.is_empty()
+            || !self.preferred_pod_anti_affinity.is_empty()
+            || !self.topology_spread.is_empty()
+    }
 }
 
 /// One pod.
@@ -140,6 +174,13 @@ pub struct TaskInfo {
     pub never_preempts: bool,
     /// Whether the task is protected from eviction (system-critical or kube-system).
     pub critical: bool,
+    /// How long the pod is expected to run once started: its own `caldera.dev/expected-runtime`,
+    /// else its PodGroup's, else its queue's `caldera.dev/default-expected-runtime`; `None` leaves
+    /// it to the configured global default (see [`crate::timeline`]).
+    pub expected_runtime: Option<Millis>,
+    /// The node this pending pod was promised by an earlier cycle (it preempted, or was pipelined
+    /// onto resources that were being released): other jobs may not take that room.
+    pub nominated: Option<NodeId>,
 }
 
 impl TaskInfo {

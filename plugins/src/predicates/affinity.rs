@@ -6,7 +6,7 @@ use caldera_framework::{NodeInfo, NodeSelectorTerm, Requirement, SelectorOp, Tas
 const NAME_FIELD: &str = "metadata.name";
 
 /// Whether the node satisfies the pod's node selector and its required node affinity.
-pub(super) fn matches(spec: &TaskSpec, node: &NodeInfo) -> bool {
+pub(crate) fn matches(spec: &TaskSpec, node: &NodeInfo) -> bool {
     spec.node_selector.iter().all(|(k, v)| node.labels.get(k) == Some(v))
         && spec
             .node_affinity
@@ -17,7 +17,7 @@ pub(super) fn matches(spec: &TaskSpec, node: &NodeInfo) -> bool {
 
 /// A term with no requirements selects nothing (Kubernetes skips it), so a pod cannot opt out of
 /// its own affinity by adding an empty term next to real ones.
-fn term_matches(term: &NodeSelectorTerm, node: &NodeInfo) -> bool {
+pub(crate) fn term_matches(term: &NodeSelectorTerm, node: &NodeInfo) -> bool {
     if term.match_expressions.is_empty() && term.match_fields.is_empty() {
         return false;
     }

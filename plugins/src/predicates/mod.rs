@@ -3,7 +3,12 @@
 //! PreferNoSchedule taint score, switched on and off with Volcano's `predicate.*Enable` arguments.
 //!
 //! Resource fit and the pod-count limit are not here: the framework checks `TaskSpec.request`
-//! (which carries one `pods` slot) against the node's idle resources.
+//! (which carries one `pods` slot) against the node's idle resources, so a node at its `pods`
+//! allocatable is reported as "Insufficient pods", as kube-scheduler words it.
+//!
+//! Pod topology spread (`DoNotSchedule` constraints) is in [`spread`]; its `ScheduleAnyway`
+//! counterpart is a `nodeorder` score. When `nodeorder` is configured, it also owns the
+//! PreferNoSchedule score (as in Volcano), and this plugin scores nothing.
 
 use std::borrow::Cow;
 
@@ -11,11 +16,12 @@ use caldera_framework::{
     Arguments, ConfigError, Hooks, NodeId, Plugin, Reason, Snapshot, Taint, TaintEffect, TaskId, TaskInfo,
 };
 
-mod affinity;
+pub(crate) mod affinity;
 mod node;
-mod pod_affinity;
+pub(crate) mod pod_affinity;
 mod ports;
-mod taints;
+pub(crate) mod spread;
+pub(crate) mod taints;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -50,6 +56,16 @@ pub const UNSCHEDULABLE_TAINT_KEY: &str = "node.kubernetes.io/unschedulable";
 /// Volcano's nodeorder default for `tainttoleration.weight`.
 pub const DEFAULT_TAINT_WEIGHT: i64 = 3;
 
+/// The arguments this plugin reads.
+pub const ARGUMENTS: &[&str] = &[
+    "predicate.NodeAffinityEnable",
+    "predicate.NodePortsEnable",
+    "predicate.TaintTolerationEnable",
+    "predicate.PodAffinityEnable",
+    "predicate.PodTopologySpreadEnable",
+    "tainttoleration.weight",
+];
+
 /// Which filters run and how much the score weighs, as configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Settings {
@@ -57,6 +73,7 @@ struct Settings {
     node_ports: bool,
     taint_toleration: bool,
     pod_affinity: bool,
+    topology_spread: bool,
     taint_weight: i64,
 }
 
@@ -67,6 +84,7 @@ impl Default for Settings {
             node_ports: true,
             taint_toleration: true,
             pod_affinity: true,
+            topology_spread: true,
             taint_weight: DEFAULT_TAINT_WEIGHT,
         }
     }
@@ -81,6 +99,8 @@ pub struct Predicates {
     census: Census,
     /// Cross-node facts per equivalence class, refreshed by `pre_predicate`.
     prepared: Vec<Option<Prepared>>,
+    /// Spread counts per class, with the task they were counted for.
+    spread: Vec<Option<(TaskId, Vec<spread::DomainCounts>)>>,
 }
 
 impl Predicates {
@@ -101,6 +121,7 @@ impl Predicates {
             node_ports: switch("predicate.NodePortsEnable")?,
             taint_toleration: switch("predicate.TaintTolerationEnable")?,
             pod_affinity: switch("predicate.PodAffinityEnable")?,
+            topology_spread: switch("predicate.PodTopologySpreadEnable")?,
             taint_weight,
         }))
     }
@@ -115,7 +136,22 @@ impl Predicates {
             },
             census: Census::unknown(),
             prepared: Vec::new(),
+            spread: Vec::new(),
         }
+    }
+
+    /// Leaves the PreferNoSchedule score to `nodeorder` (configured alongside).
+    pub fn without_taint_score(mut self) -> Self {
+        self.settings.taint_weight = 0;
+        self
+    }
+
+    fn has_hard_spread(&self, t: &TaskInfo) -> bool {
+        self.settings.topology_spread
+            && t.spec
+                .topology_spread
+                .iter()
+                .any(|c| c.mode == caldera_framework::SpreadMode::DoNotSchedule)
     }
 
     /// The prepared facts usable for `task`, if `pre_predicate` left any.
@@ -153,10 +189,22 @@ impl Plugin for Predicates {
         self.census = Census::of(s);
         self.prepared.clear();
         self.prepared.resize_with(s.classes.len(), || None);
+        self.spread.clear();
+        self.spread.resize_with(s.classes.len(), || None);
     }
 
     fn pre_predicate(&mut self, s: &Snapshot, task: TaskId) -> Result<(), Reason> {
         let t = s.task(task);
+        if self.has_hard_spread(t) {
+            let class = t.class.idx();
+            if self.spread.len() <= class {
+                self.spread.resize_with(class + 1, || None);
+            }
+            self.spread[class] = Some((
+                task,
+                spread::count(s, task, caldera_framework::SpreadMode::DoNotSchedule),
+            ));
+        }
         if !self.settings.pod_affinity || !pod_affinity::needs_prepare(&t.spec, &self.census) {
             return Ok(());
         }
@@ -197,6 +245,16 @@ impl Plugin for Predicates {
                 }
             };
             pod_affinity::check(s, task, n, Some(p), &self.census)?;
+        }
+        if self.has_hard_spread(t) {
+            let cached = self.spread.get(t.class.idx()).and_then(Option::as_ref);
+            match cached {
+                Some((for_task, counts)) if *for_task == task => spread::check(s, task, n, counts)?,
+                _ => {
+                    let counts = spread::count(s, task, caldera_framework::SpreadMode::DoNotSchedule);
+                    spread::check(s, task, n, &counts)?;
+                }
+            }
         }
         Ok(())
     }

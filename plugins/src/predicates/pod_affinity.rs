@@ -89,7 +89,7 @@ impl Prepared {
 
 /// Pods that hold their node for (anti-)affinity purposes, including placements made in this
 /// session and reservations on releasing resources.
-fn counts(status: TaskStatus) -> bool {
+pub(crate) fn counts(status: TaskStatus) -> bool {
     matches!(
         status,
         TaskStatus::Allocated
@@ -106,7 +106,7 @@ fn is_wide(term: &PodAffinityTerm) -> bool {
 }
 
 /// Whether `term`, written on a pod in namespace `owner_ns`, selects `pod`.
-fn selects(term: &PodAffinityTerm, owner_ns: &str, pod: &TaskInfo) -> bool {
+pub(crate) fn selects(term: &PodAffinityTerm, owner_ns: &str, pod: &TaskInfo) -> bool {
     let namespace_ok = term.all_namespaces
         || if term.namespaces.is_empty() {
             pod.namespace == owner_ns

@@ -6,7 +6,7 @@ use caldera_framework::{NodeInfo, Reason, TaintEffect, TaskSpec};
 /// repels new pods and that none of the pod's tolerations covers.
 ///
 /// This is the one failure whose message carries data, so the only predicate path that allocates.
-pub(super) fn check(spec: &TaskSpec, node: &NodeInfo) -> Result<(), Reason> {
+pub(crate) fn check(spec: &TaskSpec, node: &NodeInfo) -> Result<(), Reason> {
     let untolerated = node.taints.iter().find(|taint| {
         matches!(taint.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute)
             && !spec.tolerations.iter().any(|t| t.tolerates(taint))
@@ -21,7 +21,7 @@ pub(super) fn check(spec: &TaskSpec, node: &NodeInfo) -> Result<(), Reason> {
 ///
 /// kube-scheduler turns this count into 0–100 across all feasible nodes; Caldera scores each node
 /// on its own (so cached scores stay valid when other nodes change), so the raw count is used.
-pub(super) fn intolerable_prefer_no_schedule(spec: &TaskSpec, node: &NodeInfo) -> i64 {
+pub(crate) fn intolerable_prefer_no_schedule(spec: &TaskSpec, node: &NodeInfo) -> i64 {
     let mut count = 0i64;
     for taint in &node.taints {
         // A toleration with an explicit NoSchedule/NoExecute effect does not cover a soft taint;

@@ -21,8 +21,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, info_span, warn};
 
+use caldera_crds::labels;
 use caldera_framework::outcome::JobStatus;
-use caldera_framework::{JobCondition, JobSource, Outcome, Snapshot, TaskStatus};
+use caldera_framework::snapshot::ReservationRecord;
+use caldera_framework::{JobCondition, JobPhase, JobSource, Outcome, Preempted, Snapshot, TaskStatus};
 use caldera_plugins::Pipeline;
 
 use super::admin::Readiness;
@@ -83,6 +85,10 @@ pub struct Scheduler {
     assumption_ttl: i64,
     seq: u64,
     last_generation: Option<u64>,
+    /// Whether the last cycle left a gang waiting. Its chances change with time alone (expected
+    /// ends pass, reservations come due, a cool-down or SLA runs out), so the periodic cycle then
+    /// runs even when the cache has not changed.
+    waiting: bool,
     /// How long the last cycle took.
     last_cost: Duration,
     /// Last unschedulable message written per pending pod.
@@ -95,12 +101,15 @@ pub struct Scheduler {
     group_messages: BTreeMap<(Kind, Key), String>,
     /// Gangs whose binds failed for good, with why, until they are placed.
     bind_failures: BTreeMap<Key, String>,
+    /// The start estimate last written per PodGroup (annotation and condition message); `None`
+    /// once the annotation was removed.
+    estimates: BTreeMap<(Kind, Key), Option<i64>>,
 }
 
 impl Scheduler {
     /// A scheduler over `store`.
     pub fn new(
-        store: Store,
+        mut store: Store,
         names: SharedNames,
         binder: Binder,
         writer: Writer,
@@ -109,6 +118,7 @@ impl Scheduler {
         bind_timeout: Duration,
     ) -> Self {
         let ttl = i64::try_from((bind_timeout * 2 + Duration::from_secs(30)).as_millis()).unwrap_or(i64::MAX);
+        store.set_period(i64::try_from(period.as_millis()).unwrap_or(i64::MAX));
         Scheduler {
             store,
             names,
@@ -119,12 +129,14 @@ impl Scheduler {
             assumption_ttl: ttl,
             seq: 0,
             last_generation: None,
+            waiting: false,
             last_cost: Duration::ZERO,
             pod_messages: BTreeMap::new(),
             group_writes: BTreeMap::new(),
             queue_writes: BTreeMap::new(),
             group_messages: BTreeMap::new(),
             bind_failures: BTreeMap::new(),
+            estimates: BTreeMap::new(),
         }
     }
 
@@ -207,7 +219,9 @@ impl Scheduler {
                     for kind in [Kind::Node, Kind::Pod, Kind::VolcanoGroup, Kind::CoschedulingGroup, Kind::NativeGroup, Kind::Queue] {
                         self.metrics.set_cache_objects(kind.as_str(), i64::try_from(self.store.count(kind)).unwrap_or(i64::MAX));
                     }
-                    if readiness == Readiness::Ready && self.last_generation != Some(self.store.generation()) {
+                    if readiness == Readiness::Ready
+                        && (self.waiting || self.last_generation != Some(self.store.generation()))
+                    {
                         let started = Instant::now();
                         self.cycle(&pipeline);
                         last_end = Instant::now();
@@ -245,13 +259,14 @@ impl Scheduler {
             ssn.close()
         });
         self.dispatch_binds(&snap, &outcome, now);
+        self.carry_out_evictions(&snap, &outcome, now);
+        self.remember(&snap, &outcome, now);
         self.last_generation = Some(self.store.generation());
+        self.waiting = outcome
+            .jobs
+            .values()
+            .any(|st| matches!(st.phase, JobPhase::Pending | JobPhase::Inqueue));
         self.write_reports(&snap, &outcome);
-        for e in &outcome.evictions {
-            let t = snap.task(e.task);
-            self.writer
-                .evict((t.namespace.clone(), t.name.clone()), t.uid.clone(), e.reason.clone());
-        }
         self.record_metrics(&snap, &outcome);
         self.metrics.observe_cycle(started.elapsed().as_secs_f64());
         debug!(
@@ -286,6 +301,108 @@ impl Scheduler {
             debug!(gang = ?gang, pods = reqs.len(), "binding");
             self.binder.bind_gang(gang, reqs);
         }
+    }
+
+    /// Evicts each victim (condition DisruptionTarget, then delete) and records on its PodGroup
+    /// when and for whom (`caldera.dev/preempted-at`, `caldera.dev/preempted-by`), which the
+    /// preemption cool-down reads back.
+    fn carry_out_evictions(&mut self, snap: &Snapshot, outcome: &Outcome, now: i64) {
+        let mut groups: BTreeMap<(Kind, Key), (JobSource, String)> = BTreeMap::new();
+        for e in &outcome.evictions {
+            let t = snap.task(e.task);
+            self.metrics.eviction(e.action);
+            self.store.evicting((t.namespace.clone(), t.name.clone()), now);
+            self.writer
+                .evict((t.namespace.clone(), t.name.clone()), t.uid.clone(), e.reason.clone());
+            let victim = snap.job(t.job);
+            if let Some(kind) = Kind::of_source(victim.source) {
+                groups.insert(
+                    (kind, (victim.namespace.clone(), victim.name.clone())),
+                    (victim.source, snap.job(e.by).key()),
+                );
+            }
+        }
+        for ((kind, key), (source, by)) in groups {
+            let at = rfc3339(now);
+            self.store.mark_preempted(
+                (kind, key.clone()),
+                Preempted {
+                    at: now,
+                    by: by.clone(),
+                },
+            );
+            let mut a = BTreeMap::new();
+            a.insert(labels::PREEMPTED_AT.to_string(), Some(at));
+            a.insert(labels::PREEMPTED_BY.to_string(), Some(by));
+            self.writer.annotate_group(source, key, a);
+        }
+    }
+
+    /// Keeps what the next cycle must know and the API does not say: nominations (also written
+    /// as `status.nominatedNodeName`) and reservations.
+    fn remember(&mut self, snap: &Snapshot, outcome: &Outcome, now: i64) {
+        for p in &outcome.pipelined {
+            let t = snap.task(p.task);
+            let key = (t.namespace.clone(), t.name.clone());
+            let node = snap.node(p.node).name.clone();
+            if self.store.nominate(key.clone(), node.clone(), now) {
+                self.writer.nominate(key, Some(node));
+            }
+        }
+        for t in &outcome.dropped_nominations {
+            let t = snap.task(*t);
+            let key = (t.namespace.clone(), t.name.clone());
+            if self.store.forget_nomination(&key) {
+                self.writer.nominate(key, None);
+            }
+        }
+        let mut reservations = BTreeMap::new();
+        for (j, slot) in &outcome.reservations {
+            let job = snap.job(*j);
+            if let Some(kind) = Kind::of_source(job.source) {
+                reservations.insert(
+                    (kind, (job.namespace.clone(), job.name.clone())),
+                    ReservationRecord::of(snap, slot),
+                );
+            }
+        }
+        self.store.set_reservations(reservations);
+    }
+
+    /// The start estimate to show for a PodGroup: the one last written while the new one is
+    /// within a minute (or a tenth of the remaining wait) of it, so a drifting estimate does not
+    /// rewrite the object every cycle; the annotation is written when the value changes and
+    /// removed once the gang runs or has no estimate.
+    fn stable_estimate(
+        &mut self,
+        source: JobSource,
+        wkey: &(Kind, Key),
+        fresh: Option<i64>,
+        observed: Option<&str>,
+        now: i64,
+    ) -> Option<i64> {
+        let on_object = observed
+            .and_then(|v| v.parse::<k8s_openapi::jiff::Timestamp>().ok())
+            .map(|t| t.as_millisecond());
+        let written = self.estimates.get(wkey).copied();
+        let current = written.unwrap_or(on_object);
+        let keep = match (current, fresh) {
+            (Some(c), Some(f)) => (f - c).abs() <= (60_000i64).max((c - now).max(0) / 10),
+            (None, None) => true,
+            _ => false,
+        };
+        let value = if keep { current } else { fresh };
+        let write = match written {
+            Some(w) => w != value,
+            None => value != on_object || (observed.is_some() && on_object.is_none()),
+        };
+        if write {
+            let mut a = BTreeMap::new();
+            a.insert(labels::ESTIMATED_START.to_string(), value.map(rfc3339));
+            self.writer.annotate_group(source, wkey.1.clone(), a);
+        }
+        self.estimates.insert(wkey.clone(), value);
+        value
     }
 
     fn on_bind(&mut self, result: BindResult) {
@@ -336,7 +453,8 @@ impl Scheduler {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let cycle_id = format!("caldera-{}-{}", now_millis(), self.seq);
+        let now_ms = now_millis();
+        let cycle_id = format!("caldera-{}-{}", now_ms, self.seq);
         // Writes that failed are written again: forget that they were sent.
         for key in self.writer.take_failed() {
             match key {
@@ -349,10 +467,14 @@ impl Scheduler {
                 ReportKey::PodCondition(k) => {
                     self.pod_messages.remove(&k);
                 }
-                ReportKey::Evict(_) | ReportKey::Event(_) => {}
+                ReportKey::Annotations(kind, k) => {
+                    self.estimates.remove(&(kind, k));
+                }
+                ReportKey::Evict(_) | ReportKey::Nomination(_) | ReportKey::Event(_) => {}
             }
         }
         let mut pending: BTreeSet<Key> = BTreeSet::new();
+        let mut reported: BTreeSet<(Kind, Key)> = BTreeSet::new();
         for (j, st) in &outcome.jobs {
             let job = snap.job(*j);
             let gkey = (job.namespace.clone(), job.name.clone());
@@ -369,13 +491,28 @@ impl Scheduler {
                 && self.store.get(kind, &gkey).is_some()
             {
                 let observed = self.observed_group(kind, &gkey);
+                let wkey = (kind, gkey.clone());
+                reported.insert(wkey.clone());
+                let waiting = matches!(st.phase, JobPhase::Pending | JobPhase::Inqueue);
+                let fresh = outcome.estimated_starts.get(j).copied().filter(|_| waiting);
+                let annotated = match self.store.get(kind, &gkey) {
+                    Some(Entry::Group(g)) => g.estimated_start.clone(),
+                    _ => None,
+                };
+                let estimate = self.stable_estimate(job.source, &wkey, fresh, annotated.as_deref(), now_ms);
+                // The condition says when the gang is expected to start; the event does not, so an
+                // estimate moving does not raise a new event.
+                let mut shown = st.clone();
+                if let (Some(JobCondition::Unschedulable { message, .. }), Some(at)) = (&mut shown.condition, estimate)
+                {
+                    message.push_str(&format!("; expected to start at {} (estimate)", rfc3339(at)));
+                }
                 let desired = match job.source {
-                    JobSource::Volcano => status::volcano(snap, *j, &st, &observed, &now, &cycle_id),
-                    JobSource::Coscheduling => status::coscheduling(snap, *j, &st, &observed, &now),
-                    JobSource::Native => status::native(snap, *j, &st, &observed, &now),
+                    JobSource::Volcano => status::volcano(snap, *j, &shown, &observed, &now, &cycle_id),
+                    JobSource::Coscheduling => status::coscheduling(snap, *j, &shown, &observed, &now),
+                    JobSource::Native => status::native(snap, *j, &shown, &observed, &now),
                     JobSource::Standalone | JobSource::Foreign => None,
                 };
-                let wkey = (kind, gkey.clone());
                 match desired {
                     Some(d) if !self.group_writes.get(&wkey).is_some_and(|w| status::same_report(w, &d)) => {
                         self.writer.group_status(job.source, gkey.clone(), d.clone());
@@ -436,6 +573,7 @@ impl Scheduler {
         }
         // Forget messages of pods that are no longer waiting, so a new wait is reported again.
         self.pod_messages.retain(|k, _| pending.contains(k));
+        self.estimates.retain(|k, _| reported.contains(k));
 
         for q in snap.queue_ids() {
             let name = snap.queue(q).name.clone();
@@ -524,4 +662,11 @@ fn short_reason(error: &str) -> String {
         .chars()
         .take(40)
         .collect()
+}
+
+/// Unix milliseconds as an RFC 3339 time, to the second.
+fn rfc3339(ms: i64) -> String {
+    k8s_openapi::jiff::Timestamp::from_second(ms.div_euclid(1000))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }

@@ -7,13 +7,13 @@
 //! allocation for what is skipped) and keep everything the converters read, as the very
 //! `k8s_openapi` objects the converters take: `metadata` (name, namespace, uid,
 //! resourceVersion, labels, annotations, creation and deletion time), the whole `spec`, and of
-//! `status` only `phase` and `startTime` (pods) or `conditions`, `allocatable` and `capacity`
-//! (nodes).
+//! `status` only `phase`, `startTime` and `nominatedNodeName` (pods) or `conditions`,
+//! `allocatable`, `capacity` and `images` (nodes; `nodeorder`'s image locality reads them).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::{ContainerImage, Node, NodeCondition, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::Resource;
@@ -56,6 +56,7 @@ impl From<MetaWire> for ObjectMeta {
 struct PodStatusWire {
     phase: Option<String>,
     start_time: Option<Time>,
+    nominated_node_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +80,7 @@ impl<'de> Deserialize<'de> for LeanPod {
             status: w.status.map(|s| PodStatus {
                 phase: s.phase,
                 start_time: s.start_time,
+                nominated_node_name: s.nominated_node_name,
                 ..PodStatus::default()
             }),
         }))
@@ -98,6 +100,7 @@ struct NodeStatusWire {
     conditions: Option<Vec<ConditionWire>>,
     allocatable: Option<BTreeMap<String, Quantity>>,
     capacity: Option<BTreeMap<String, Quantity>>,
+    images: Option<Vec<ContainerImage>>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +133,7 @@ impl<'de> Deserialize<'de> for LeanNode {
                 }),
                 allocatable: s.allocatable,
                 capacity: s.capacity,
+                images: s.images,
                 ..NodeStatus::default()
             }),
         }))
@@ -183,12 +187,12 @@ mod tests {
         "managedFields": [{"manager": "kwok", "operation": "Update", "apiVersion": "v1", "time": "2026-12-06T20:00:01Z",
           "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {"f:conditions": {"k:{\"type\":\"Ready\"}": {".": {}}}}},
           "subresource": "status"}]},
-      "spec": {"schedulerName": "caldera", "nodeName": "n-1", "priority": 5,
+      "spec": {"schedulerName": "caldera", "priority": 5,
         "containers": [{"name": "main", "image": "i",
           "resources": {"requests": {"cpu": "1", "nvidia.com/gpu": "1"}, "limits": {"nvidia.com/gpu": "1"}}}],
         "tolerations": [{"key": "k", "operator": "Exists"}],
         "nodeSelector": {"zone": "a"}},
-      "status": {"phase": "Running", "startTime": "2026-12-06T20:00:01Z", "podIP": "10.0.0.1",
+      "status": {"phase": "Pending", "startTime": "2026-12-06T20:00:01Z", "nominatedNodeName": "n-1", "podIP": "10.0.0.1",
         "conditions": [{"type": "Ready", "status": "True"}],
         "containerStatuses": [{"name": "main", "ready": true, "restartCount": 0, "image": "i", "imageID": "",
           "state": {"running": {"startedAt": "2026-12-06T20:00:01Z"}}}]}
@@ -207,6 +211,8 @@ mod tests {
         let a = convert::pod_record(&full, &ours, &mut n1, 0).expect("converts");
         let b = convert::pod_record(&lean.0, &ours, &mut n2, 0).expect("converts");
         assert_eq!(a, b);
+        assert_eq!(b.nominated_node.as_deref(), Some("n-1"));
+        assert!(b.started.is_some());
         assert_eq!(
             <LeanPod as Resource>::url_path(&(), Some("ns")),
             "/api/v1/namespaces/ns/pods"
@@ -231,12 +237,13 @@ mod tests {
     fn a_lean_node_converts_exactly_like_the_full_one() {
         let full: Node = serde_json::from_str(NODE).expect("full node");
         let lean: LeanNode = serde_json::from_str(NODE).expect("lean node");
-        assert!(lean.0.status.as_ref().is_some_and(|s| s.images.is_none()));
+        assert!(lean.0.status.as_ref().is_some_and(|s| s.node_info.is_none()));
         let mut n1 = ResourceNames::default();
         let mut n2 = ResourceNames::default();
         let a = convert::node_record(&full, &mut n1).expect("converts");
         let b = convert::node_record(&lean.0, &mut n2).expect("converts");
         assert_eq!(a, b);
+        assert!(!b.images.is_empty());
         let not_ready = NODE.replace(r#""status": "True""#, r#""status": "False""#);
         let lean: LeanNode = serde_json::from_str(&not_ready).expect("lean node");
         assert!(!convert::node_record(&lean.0, &mut n2).expect("converts").ready);

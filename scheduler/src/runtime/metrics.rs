@@ -20,8 +20,9 @@
 //! | `volcano_queue_pod_group_pending_count` | gauge | `queue_name` | PodGroups | PodGroups of the queue waiting to be scheduled |
 //! | `caldera_pods_bound_total` | counter | — | pods | pods bound successfully |
 //! | `caldera_bind_errors_total` | counter | `reason` | binds | failed bind calls, by reason |
+//! | `caldera_evictions_total` | counter | `action` = `preempt` \| `reclaim` | pods | pods evicted to make room for a pending gang |
 //! | `caldera_config_reloads_total` | counter | `result` = `success` \| `failure` | reloads | configuration (re)loads |
-//! | `caldera_config_warnings_total` | counter | `kind` (e.g. `unknown_plugin`, `unknown_argument`, `unknown_action`) | warnings | problems found in the configuration that did not stop it loading |
+//! | `caldera_config_warnings_total` | counter | `kind` (`unknown_key`, `unknown_plugin`, `unavailable_plugin`, `unknown_argument`, `unavailable_action`) | warnings | problems found in the configuration that did not stop it loading |
 //! | `caldera_is_leader` | gauge | — | 0/1 | 1 while this instance holds the leader lease |
 //! | `caldera_cache_objects` | gauge | `kind` | objects | objects in the informer cache, by kind |
 //! | `caldera_reports_queued` | gauge | — | writes | status, condition and event writes waiting for the API server (they yield to binds) |
@@ -173,6 +174,7 @@ pub struct Metrics {
     pending_pod_groups: Family<QueueLabels, Gauge>,
     pods_bound: Counter,
     bind_errors: Family<ReasonLabels, Counter>,
+    evictions: Family<ActionLabels, Counter>,
     config_reloads: Family<ResultLabels, Counter>,
     config_warnings: Family<KindLabels, Counter>,
     leader: Gauge,
@@ -216,6 +218,7 @@ impl Metrics {
         let pending_pod_groups = Family::<QueueLabels, Gauge>::default();
         let pods_bound = Counter::default();
         let bind_errors = Family::<ReasonLabels, Counter>::default();
+        let evictions = Family::<ActionLabels, Counter>::default();
         let config_reloads = Family::<ResultLabels, Counter>::default();
         let config_warnings = Family::<KindLabels, Counter>::default();
         let leader = Gauge::default();
@@ -256,6 +259,11 @@ impl Metrics {
             "caldera_bind_errors",
             "Failed bind calls, by reason",
             bind_errors.clone(),
+        );
+        registry.register(
+            "caldera_evictions",
+            "Pods evicted to make room for a pending gang, by the action that decided it",
+            evictions.clone(),
         );
         registry.register(
             "caldera_config_reloads",
@@ -299,6 +307,7 @@ impl Metrics {
             pending_pod_groups,
             pods_bound,
             bind_errors,
+            evictions,
             config_reloads,
             config_warnings,
             leader,
@@ -354,6 +363,15 @@ impl Metrics {
         self.bind_errors
             .get_or_create(&ReasonLabels {
                 reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts one pod evicted by `action` (`preempt` or `reclaim`).
+    pub fn eviction(&self, action: &str) {
+        self.evictions
+            .get_or_create(&ActionLabels {
+                action: action.to_string(),
             })
             .inc();
     }
@@ -430,7 +448,7 @@ impl Metrics {
     }
 
     /// Counts one configuration warning of the given kind (`unknown_plugin`,
-    /// `unknown_argument`, `unknown_action`, …).
+    /// `unknown_argument`, `unavailable_action`, …).
     pub fn config_warning(&self, kind: &str) {
         self.config_warnings
             .get_or_create(&KindLabels { kind: kind.to_string() })

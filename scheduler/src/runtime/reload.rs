@@ -25,14 +25,7 @@ pub fn load(text: &str, metrics: &Metrics) -> Result<Pipeline, String> {
     let pipeline = Pipeline::from_config(&cfg).map_err(|e| e.to_string())?;
     for w in &pipeline.warnings {
         warn!(warning = %w, "configuration");
-        let kind = if w.contains("plugin") {
-            "plugin"
-        } else if w.contains("action") {
-            "action"
-        } else {
-            "other"
-        };
-        metrics.config_warning(kind);
+        metrics.config_warning(w.kind);
     }
     Ok(pipeline)
 }

@@ -68,6 +68,18 @@ impl<K: Ord + Clone, V> ReportQueue<K, V> {
         true
     }
 
+    /// Queues `value` under `key`, or folds it into the report waiting under `key` with `merge`
+    /// (for reports that are partial updates, such as annotation patches, where the newer must
+    /// not erase what the waiting one sets).
+    pub fn push_or_merge(&mut self, key: K, lane: Lane, value: V, merge: impl FnOnce(&mut V, V)) {
+        match self.items.get_mut(&key) {
+            Some(slot) => merge(&mut slot.1, value),
+            None => {
+                self.push(key, lane, value);
+            }
+        }
+    }
+
     /// The next report: the oldest of the most urgent lane that has one.
     pub fn pop(&mut self) -> Option<(K, V)> {
         for lane in &mut self.order {
@@ -113,6 +125,16 @@ mod tests {
         // Once written, the same key queues again.
         assert!(q.push("a", Lane::Status, 4));
         assert_eq!(q.pop(), Some(("a", 4)));
+    }
+
+    #[test]
+    fn partial_updates_fold_into_the_waiting_one() {
+        let mut q: ReportQueue<&str, Vec<u32>> = ReportQueue::new(10);
+        q.push_or_merge("a", Lane::Status, vec![1], |w, v| w.extend(v));
+        q.push("b", Lane::Status, vec![9]);
+        q.push_or_merge("a", Lane::Status, vec![2], |w, v| w.extend(v));
+        assert_eq!(q.pop(), Some(("a", vec![1, 2])));
+        assert_eq!(q.pop(), Some(("b", vec![9])));
     }
 
     #[test]

@@ -325,6 +325,12 @@ mod tests {
             preemptable: true,
             topology_key: None,
             problem: None,
+            expected_runtime: None,
+            never_preempts: false,
+            disruption: caldera_framework::Disruption::Gang,
+            preempted: None,
+            reserved: None,
+            annotations: Default::default(),
         });
         for (i, (phase, bound)) in pod_phases.iter().enumerate() {
             let mut r = PodRecord {

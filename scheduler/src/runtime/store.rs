@@ -8,14 +8,22 @@
 //!                            └ bind failed ─▶ forget(pod): the pod is pending again
 //! ```
 //! Objects are converted once, when their event arrives (in the watch tasks, off the scheduling
-//! loop), so a cycle only assembles records. A relist (after a watch gap or a 410 Gone) replaces
+//! loop), so a cycle only assembles records.
+//!
+//! Besides the API's objects the store keeps what this process decided that the API does not show
+//! (yet), and lays it over the records in every snapshot: assumed binds, nominations (until the
+//! pod is bound or the nomination is dropped), the reservations of the last cycle (an engine
+//! notion with no API field), and evictions whose `caldera.dev/preempted-at` annotation the watch
+//! has not brought back yet. A relist (after a watch gap or a 410 Gone) replaces
 //! a kind's entries atomically when it completes, so objects deleted during the gap disappear.
 //! Pure: no I/O, no clock; time comes in as an argument.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use caldera_framework::snapshot::{GroupRecord, NodeRecord, PodPhase, PodRecord, PriorityClassRecord};
-use caldera_framework::{JobSource, Millis, QueueInfo, ResourceNames, Snapshot, SnapshotBuilder};
+use caldera_framework::snapshot::{
+    GroupRecord, NodeRecord, PodPhase, PodRecord, PriorityClassRecord, ReservationRecord,
+};
+use caldera_framework::{JobSource, Millis, Preempted, QueueInfo, ResourceNames, Snapshot, SnapshotBuilder};
 
 /// `namespace/name` of an object (namespace empty for cluster-scoped objects).
 pub type Key = (String, String);
@@ -86,6 +94,8 @@ pub struct GroupEntry {
     pub record: GroupRecord,
     /// `.status` as read from the API (`null` when absent).
     pub status: serde_json::Value,
+    /// The `caldera.dev/estimated-start` annotation as read from the API.
+    pub estimated_start: Option<String>,
 }
 
 /// A Queue as cached.
@@ -104,8 +114,8 @@ pub enum Entry {
     Node(NodeRecord),
     /// A pod.
     Pod(PodEntry),
-    /// A PodGroup of any API.
-    Group(GroupEntry),
+    /// A PodGroup of any API (boxed: a group record is several times the size of the others).
+    Group(Box<GroupEntry>),
     /// A queue.
     Queue(QueueEntry),
     /// A PriorityClass.
@@ -142,6 +152,11 @@ pub struct Store {
     synced: BTreeSet<Kind>,
     expected: BTreeSet<Kind>,
     assumed: BTreeMap<Key, Assumed>,
+    nominated: BTreeMap<Key, Assumed>,
+    evicting: BTreeMap<Key, Millis>,
+    reservations: BTreeMap<(Kind, Key), ReservationRecord>,
+    preempted: BTreeMap<(Kind, Key), Preempted>,
+    period: Millis,
     generation: u64,
     decisions: u64,
 }
@@ -221,6 +236,8 @@ impl Store {
             Change::Delete(kind, key) => {
                 if kind == Kind::Pod {
                     self.assumed.remove(&key);
+                    self.nominated.remove(&key);
+                    self.evicting.remove(&key);
                 }
                 if let Some(buffer) = self.relisting.get_mut(&kind) {
                     buffer.remove(&key);
@@ -234,6 +251,8 @@ impl Store {
                     if kind == Kind::Pod {
                         // Assumptions about pods that no longer exist are void.
                         self.assumed.retain(|k, _| buffer.contains_key(k));
+                        self.nominated.retain(|k, _| buffer.contains_key(k));
+                        self.evicting.retain(|k, _| buffer.contains_key(k));
                     }
                     self.entries.insert(kind, buffer);
                 }
@@ -248,6 +267,7 @@ impl Store {
             && p.node_name.is_some()
         {
             self.assumed.remove(key);
+            self.nominated.remove(key);
         }
     }
 
@@ -256,7 +276,54 @@ impl Store {
     pub fn assume(&mut self, pod: Key, node: String, now: Millis) {
         self.generation += 1;
         self.decisions += 1;
+        self.nominated.remove(&pod);
         self.assumed.insert(pod, Assumed { node, at: now });
+    }
+
+    /// Records that pending `pod` was promised room on `node`; returns whether that is news (so
+    /// the caller writes `status.nominatedNodeName` only then).
+    pub fn nominate(&mut self, pod: Key, node: String, now: Millis) -> bool {
+        if self.nominated.get(&pod).is_some_and(|n| n.node == node) {
+            return false;
+        }
+        self.generation += 1;
+        self.nominated.insert(pod, Assumed { node, at: now });
+        true
+    }
+
+    /// Drops `pod`'s nomination; returns whether it had one (or the API shows one).
+    pub fn forget_nomination(&mut self, pod: &Key) -> bool {
+        self.generation += 1;
+        let api_has =
+            matches!(self.get(Kind::Pod, pod), Some(Entry::Pod(PodEntry::Valid(p))) if p.nominated_node.is_some());
+        self.nominated.remove(pod).is_some() || api_has
+    }
+
+    /// Records that this process is evicting `pod`: until the watch shows it gone, snapshots show
+    /// it as being deleted (releasing its node), so the room it frees is promised to its
+    /// preemptor and it is never chosen as a victim again.
+    pub fn evicting(&mut self, pod: Key, now: Millis) {
+        self.generation += 1;
+        self.evicting.insert(pod, now);
+    }
+
+    /// The reservations the last cycle made, by PodGroup, for the next cycle to keep.
+    pub fn set_reservations(&mut self, reservations: BTreeMap<(Kind, Key), ReservationRecord>) {
+        if self.reservations != reservations {
+            self.generation += 1;
+        }
+        self.reservations = reservations;
+    }
+
+    /// Records an eviction of `group`'s pods until the watch shows the annotation saying so.
+    pub fn mark_preempted(&mut self, group: (Kind, Key), preempted: Preempted) {
+        self.generation += 1;
+        self.preempted.insert(group, preempted);
+    }
+
+    /// Sets the time between cycles the snapshot carries.
+    pub fn set_period(&mut self, period: Millis) {
+        self.period = period;
     }
 
     /// Drops an assumption: the bind failed and the pod is pending again.
@@ -268,8 +335,12 @@ impl Store {
 
     /// Drops assumptions older than `ttl` that the watch never confirmed: if the bind did happen,
     /// the watch will show it; if not, the pod is scheduled again (and a duplicate bind is refused
-    /// by the API, never applied twice).
+    /// by the API, never applied twice). Nominations and eviction marks expire likewise (the API
+    /// carries them by then, or they are void).
     pub fn expire_assumptions(&mut self, now: Millis, ttl: Millis) -> usize {
+        self.nominated.retain(|_, a| now - a.at <= ttl);
+        self.evicting.retain(|_, at| now - *at <= ttl);
+        self.preempted.retain(|_, p| now - p.at <= ttl);
         let before = self.assumed.len();
         self.assumed.retain(|_, a| now - a.at <= ttl);
         let dropped = before - self.assumed.len();
@@ -327,9 +398,17 @@ impl Store {
             }
         }
         for kind in [Kind::VolcanoGroup, Kind::CoschedulingGroup, Kind::NativeGroup] {
-            for (_, e) in self.iter(kind) {
+            for (key, e) in self.iter(kind) {
                 if let Entry::Group(g) = e {
-                    b.group(g.record.clone());
+                    let mut record = g.record.clone();
+                    let gk = (kind, key.clone());
+                    record.reserved = self.reservations.get(&gk).cloned();
+                    if let Some(p) = self.preempted.get(&gk)
+                        && record.preempted.as_ref().is_none_or(|r| r.at < p.at)
+                    {
+                        record.preempted = Some(p.clone());
+                    }
+                    b.group(record);
                 }
             }
         }
@@ -341,8 +420,17 @@ impl Store {
                 {
                     p.node_name = Some(a.node.clone());
                 }
+                if let Some(n) = self.nominated.get(key) {
+                    p.nominated_node = Some(n.node.clone());
+                }
+                if self.evicting.contains_key(key) && p.node_name.is_some() {
+                    p.deleting = true;
+                }
                 b.pod(p);
             }
+        }
+        if self.period > 0 {
+            b.period(self.period);
         }
         b.build(now)
     }
@@ -438,7 +526,7 @@ mod tests {
     }
 
     fn group(name: &str, min: u32) -> Entry {
-        Entry::Group(GroupEntry {
+        Entry::Group(Box::new(GroupEntry {
             record: GroupRecord {
                 source: JobSource::Volcano,
                 uid: format!("uid-{name}"),
@@ -455,9 +543,16 @@ mod tests {
                 preemptable: true,
                 topology_key: None,
                 problem: None,
+                expected_runtime: None,
+                never_preempts: false,
+                disruption: caldera_framework::Disruption::Gang,
+                preempted: None,
+                reserved: None,
+                annotations: Default::default(),
             },
             status: serde_json::Value::Null,
-        })
+            estimated_start: None,
+        }))
     }
 
     fn summary(s: &Snapshot) -> Vec<String> {
@@ -681,6 +776,64 @@ mod tests {
         let before = s.decision_generation();
         s.apply(Change::Delete(Kind::Pod, key("ns", "b")));
         assert!(s.decision_generation() > before);
+    }
+
+    #[test]
+    fn decisions_the_api_does_not_show_yet_are_laid_over_the_snapshot() {
+        let names = ResourceNames::default();
+        let mut s = Store::new([Kind::Node, Kind::Pod, Kind::VolcanoGroup]);
+        s.apply(Change::Upsert(Kind::Node, key("", "n1"), Box::new(node("n1"))));
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "victim"),
+            Box::new(pod("ns", "victim", Some("n1"))),
+        ));
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "waiter"),
+            Box::new(pod("ns", "waiter", None)),
+        ));
+        s.apply(Change::Upsert(
+            Kind::VolcanoGroup,
+            key("ns", "g"),
+            Box::new(group("g", 1)),
+        ));
+        s.set_period(250);
+        s.evicting(key("ns", "victim"), 100);
+        assert!(s.nominate(key("ns", "waiter"), "n1".into(), 100));
+        assert!(
+            !s.nominate(key("ns", "waiter"), "n1".into(), 150),
+            "the same nomination is no news"
+        );
+        s.mark_preempted(
+            (Kind::VolcanoGroup, key("ns", "g")),
+            Preempted {
+                at: 100,
+                by: "ns/other".into(),
+            },
+        );
+        let slot = ReservationRecord {
+            start: 5000,
+            end: 9000,
+            nodes: vec![("n1".into(), caldera_framework::Resources::new())],
+        };
+        s.set_reservations([((Kind::VolcanoGroup, key("ns", "g")), slot.clone())].into());
+        let snap = s.snapshot(&names, 200);
+        assert_eq!(snap.period, 250);
+        let task = |name: &str| snap.tasks.iter().find(|t| t.name == name).expect("task");
+        assert_eq!(task("victim").status, TaskStatus::Releasing, "being evicted");
+        assert_eq!(task("waiter").nominated, snap.node_by_name("n1"));
+        let g = snap.jobs.iter().find(|j| j.name == "g").expect("group");
+        assert_eq!(g.preempted.as_ref().map(|p| p.by.as_str()), Some("ns/other"));
+        assert_eq!(g.reserved.as_ref().map(|r| (r.start, r.end)), Some((5000, 9000)));
+
+        // The waiter is bound: its nomination is over. The victim is gone: so is its mark.
+        s.assume(key("ns", "waiter"), "n1".into(), 300);
+        s.apply(Change::Delete(Kind::Pod, key("ns", "victim")));
+        let snap = s.snapshot(&names, 300);
+        assert!(snap.tasks.iter().all(|t| t.nominated.is_none()));
+        assert_eq!(snap.tasks.len(), 1);
+        assert!(!s.forget_nomination(&key("ns", "waiter")));
     }
 
     #[test]

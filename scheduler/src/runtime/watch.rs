@@ -221,7 +221,18 @@ fn group_entry(
     if let Err(e) = &res {
         warn!(error = %e, "PodGroup cannot be scheduled as written; it is reported on the object");
     }
-    convert::group_or_problem(res, source, meta, now_millis()).map(|record| Entry::Group(GroupEntry { record, status }))
+    let estimated_start = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(caldera_crds::labels::ESTIMATED_START))
+        .cloned();
+    convert::group_or_problem(res, source, meta, now_millis()).map(|record| {
+        Entry::Group(Box::new(GroupEntry {
+            record,
+            status,
+            estimated_start,
+        }))
+    })
 }
 
 /// A pod becomes an entry if it is ours (pending or not: finished pods count for their gang's

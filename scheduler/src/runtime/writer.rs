@@ -19,6 +19,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
@@ -59,16 +61,37 @@ pub enum ReportKey {
     PodCondition(Key),
     /// An eviction.
     Evict(Key),
+    /// Annotations Caldera sets on a PodGroup (estimated start, last preemption).
+    Annotations(Kind, Key),
+    /// A pending pod's `status.nominatedNodeName`.
+    Nomination(Key),
     /// One event.
     Event(u64),
 }
 
 #[derive(Debug)]
 enum Report {
-    Group { source: JobSource, status: Value },
-    Queue { status: Value },
-    PodUnschedulable { message: String },
-    Evict { uid: String, reason: String },
+    Group {
+        source: JobSource,
+        status: Value,
+    },
+    Queue {
+        status: Value,
+    },
+    PodUnschedulable {
+        message: String,
+    },
+    Evict {
+        uid: String,
+        reason: String,
+    },
+    Annotate {
+        source: JobSource,
+        annotations: BTreeMap<String, Option<String>>,
+    },
+    Nominate {
+        node: Option<String>,
+    },
     Event(Box<K8sEvent>),
 }
 
@@ -179,6 +202,40 @@ impl Writer {
             Lane::Status,
             Report::Group { source, status },
         );
+    }
+
+    /// Sets (`Some`) or removes (`None`) annotations of a PodGroup, by a merge patch of its
+    /// metadata (on the object itself: annotations are not part of any status subresource). A
+    /// patch still waiting for the same group takes these in, newest value per annotation.
+    pub fn annotate_group(&self, source: JobSource, key: Key, annotations: BTreeMap<String, Option<String>>) {
+        let Some(kind) = Kind::of_source(source) else {
+            return;
+        };
+        let len = {
+            let mut q = lock(&self.shared.queue);
+            q.push_or_merge(
+                ReportKey::Annotations(kind, key),
+                Lane::Status,
+                Report::Annotate { source, annotations },
+                |waiting, newer| {
+                    if let (Report::Annotate { annotations: w, .. }, Report::Annotate { annotations: n, .. }) =
+                        (waiting, newer)
+                    {
+                        w.extend(n);
+                    }
+                },
+            );
+            q.len()
+        };
+        self.shared.metrics.set_reports_queued(len);
+        self.shared.wake.notify_one();
+    }
+
+    /// Sets (`Some`) or clears (`None`) a pending pod's `status.nominatedNodeName`, as
+    /// kube-scheduler does for a pod that waits for room being freed for it. Urgent: other
+    /// schedulers read it to leave the room alone.
+    pub fn nominate(&self, key: Key, node: Option<String>) {
+        self.push(ReportKey::Nomination(key), Lane::Urgent, Report::Nominate { node });
     }
 
     /// Writes a Queue's status.
@@ -315,7 +372,13 @@ async fn worker(shared: Arc<Shared>) {
             Err(kube::Error::Api(s)) if s.code == 404 => debug!(%what, "object gone; not written"),
             Err(e) => {
                 warn!(%what, error = %e, "write failed; the next cycle writes it again");
-                if !matches!(key, ReportKey::Event(_) | ReportKey::Evict(_)) {
+                if matches!(
+                    key,
+                    ReportKey::Group(..)
+                        | ReportKey::Queue(_)
+                        | ReportKey::PodCondition(_)
+                        | ReportKey::Annotations(..)
+                ) {
                     lock(&shared.failed).push(key);
                 }
             }
@@ -329,6 +392,8 @@ fn describe(key: &ReportKey) -> String {
         ReportKey::Queue(name) => format!("status of queue {name}"),
         ReportKey::PodCondition(k) => format!("PodScheduled condition of {}/{}", k.0, k.1),
         ReportKey::Evict(k) => format!("eviction of {}/{}", k.0, k.1),
+        ReportKey::Annotations(kind, k) => format!("annotations of {} {}/{}", kind.as_str(), k.0, k.1),
+        ReportKey::Nomination(k) => format!("nominatedNodeName of {}/{}", k.0, k.1),
         ReportKey::Event(n) => format!("event {n}"),
     }
 }
@@ -410,6 +475,22 @@ async fn write(shared: &Shared, key: &ReportKey, report: Report) -> Result<(), k
                 ..DeleteParams::default()
             };
             api.delete(&key.1, &dp).await?;
+        }
+        (ReportKey::Annotations(_, key), Report::Annotate { source, annotations }) => {
+            let patch = Patch::Merge(json!({ "metadata": { "annotations": annotations } }));
+            let (ns, name) = (Some(key.0.as_str()), &key.1);
+            let r = match source {
+                JobSource::Volcano => Request::new(volcano::PodGroup::url_path(&(), ns)),
+                JobSource::Coscheduling => Request::new(coscheduling::PodGroup::url_path(&(), ns)),
+                JobSource::Native => Request::new(native::PodGroup::url_path(&(), ns)),
+                JobSource::Standalone | JobSource::Foreign => return Ok(()),
+            };
+            send!(client, r.patch(name, &pp, &patch)).await?;
+        }
+        (ReportKey::Nomination(key), Report::Nominate { node }) => {
+            let patch = Patch::Merge(json!({ "status": { "nominatedNodeName": node } }));
+            let r = Request::new(Pod::url_path(&(), Some(&key.0)));
+            send!(client, r.patch_subresource("status", &key.1, &pp, &patch)).await?;
         }
         (ReportKey::Event(_), Report::Event(ev)) => {
             let ns = ev.metadata.namespace.clone().unwrap_or_else(|| "default".to_string());
