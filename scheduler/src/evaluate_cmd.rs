@@ -203,7 +203,7 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<(), String> {
 /// The results table in Markdown.
 fn table(policies: &[Policy], runs: &[Run], errors: &[f64]) -> String {
     let mut t = String::from(
-        "| policy | estimates | mean wait h | vs first | p95 wait h | makespan h | GPU util (makespan) | GPU util (submissions) | ≥95% busy h | Jain | evictions | lost GPU-h | started after 1st estimate | wall s |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+        "| policy | estimates | mean wait h | vs first | p95 wait h | makespan h | GPU util (makespan) | GPU util (submissions) | ≥95% busy h | Jain | evictions | lost GPU-h | started after 1st estimate | started after 1st reservation | wall s |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
     );
     let base = runs.first().map_or(0.0, |r| r.metrics.mean_wait_s);
     for ((p, r), e) in policies.iter().zip(runs).zip(errors) {
@@ -218,6 +218,11 @@ fn table(policies: &[Policy], runs: &[Run], errors: &[f64]) -> String {
         } else {
             format!("{} of {}", m.delayed_heads, m.jobs_with_estimate)
         };
+        let late_reserved = if m.jobs_with_reservation == 0 {
+            "no reservations".to_string()
+        } else {
+            format!("{} of {}", m.delayed_reserved, m.jobs_with_reservation)
+        };
         let est = if *e == 1.0 {
             "exact".to_string()
         } else {
@@ -225,7 +230,7 @@ fn table(policies: &[Policy], runs: &[Run], errors: &[f64]) -> String {
         };
         let _ = writeln!(
             t,
-            "| {} | {est} | {:.2} | {vs} | {:.2} | {:.1} | {:.1}% | {:.1}% | {:.1} | {:.3} | {} | {:.1} | {delayed} | {:.0} |",
+            "| {} | {est} | {:.2} | {vs} | {:.2} | {:.1} | {:.1}% | {:.1}% | {:.1} | {:.3} | {} | {:.1} | {delayed} | {late_reserved} | {:.0} |",
             p.name,
             m.mean_wait_s / 3600.0,
             m.p95_wait_s / 3600.0,

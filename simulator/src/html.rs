@@ -54,6 +54,14 @@ pub fn summary_rows(m: &Metrics) -> Vec<(&'static str, String)> {
                 format!("{} of {} estimated", m.delayed_heads, m.jobs_with_estimate)
             },
         ),
+        (
+            "jobs started later than their first reservation",
+            if m.jobs_with_reservation == 0 {
+                "no reservations".to_string()
+            } else {
+                format!("{} of {} reserved", m.delayed_reserved, m.jobs_with_reservation)
+            },
+        ),
     ]
 }
 

@@ -43,6 +43,8 @@ pub struct JobTimes {
     pub finished: Option<f64>,
     /// The first estimated start the scheduler gave it.
     pub estimated_start: Option<f64>,
+    /// The start of the first reservation it held (EASY or conservative backfill).
+    pub reserved_start: Option<f64>,
 }
 
 /// One time a pod held GPUs. Times in seconds.
@@ -128,6 +130,11 @@ pub struct Metrics {
     pub jobs_with_estimate: usize,
     /// Of those, jobs that started later than their first estimate (beyond the tolerance).
     pub delayed_heads: usize,
+    /// Jobs that held a reservation (the heads of their queues that could not start).
+    pub jobs_with_reservation: usize,
+    /// Of those, jobs that started later than their first reservation's start (beyond the
+    /// tolerance): what backfill must never cause when the estimates hold.
+    pub delayed_reserved: usize,
     /// Per queue, by name.
     pub queues: Vec<QueueMetrics>,
 }
@@ -142,10 +149,9 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 impl Inputs {
-    /// Builds the inputs from a finished simulation and its report. The simulator of this version
-    /// gives no start estimates (the engine makes none), so every `estimated_start` is `None` and
-    /// the delayed-head figures read "no estimates"; once the report carries each PodGroup's
-    /// first estimate, it is copied here.
+    /// Builds the inputs from a finished simulation and its report (each PodGroup's first start
+    /// estimate and first reservation come from the report; a pod without a PodGroup has
+    /// neither).
     pub fn from_simulation(sim: &Simulation, report: &ReportJson, period_s: f64) -> Inputs {
         let end_s = sim.now as f64 / 1000.0;
         let mut gpus_of_group: BTreeMap<&str, f64> = BTreeMap::new();
@@ -165,6 +171,7 @@ impl Inputs {
                     started: pj.placements.first().map(|pl| pl.bound_at),
                     finished: pj.placements.last().and_then(|pl| pl.ended_at),
                     estimated_start: None,
+                    reserved_start: None,
                 });
             }
             for pl in &pj.placements {
@@ -185,7 +192,8 @@ impl Inputs {
                 submitted: g.submitted_at,
                 started: g.started_at,
                 finished: g.finished_at,
-                estimated_start: None,
+                estimated_start: g.estimated_start,
+                reserved_start: g.reserved_start,
             });
         }
         Inputs {
@@ -229,6 +237,27 @@ impl Inputs {
             prev = t;
         }
         total
+    }
+
+    /// Of the jobs that have a promised time (`due`), how many, and how many started later than
+    /// it by more than the tolerance (or had not started by the end though it was due).
+    fn late_against(&self, due: impl Fn(&JobTimes) -> Option<f64>) -> (usize, usize) {
+        let promised: Vec<(f64, Option<f64>)> = self
+            .jobs
+            .iter()
+            .filter_map(|j| due(j).map(|d| (d, j.started)))
+            .collect();
+        let late = promised
+            .iter()
+            .filter(|(d, started)| {
+                let due = d + self.tolerance_s;
+                match started {
+                    Some(s) => *s > due,
+                    None => self.end_s > due,
+                }
+            })
+            .count();
+        (promised.len(), late)
     }
 
     /// Computes the metrics.
@@ -283,17 +312,8 @@ impl Inputs {
             .collect();
 
         let evicted: Vec<&GpuInterval> = self.intervals.iter().filter(|i| i.evicted).collect();
-        let estimated: Vec<&JobTimes> = self.jobs.iter().filter(|j| j.estimated_start.is_some()).collect();
-        let delayed = estimated
-            .iter()
-            .filter(|j| {
-                let due = j.estimated_start.unwrap_or(f64::INFINITY) + self.tolerance_s;
-                match j.started {
-                    Some(s) => s > due,
-                    None => self.end_s > due,
-                }
-            })
-            .count();
+        let (estimated, delayed) = self.late_against(|j| j.estimated_start);
+        let (reserved, delayed_reserved) = self.late_against(|j| j.reserved_start);
         let span_capacity = self.cluster_gpus * (hi - lo);
         Metrics {
             jobs: self.jobs.len(),
@@ -317,8 +337,10 @@ impl Inputs {
                 .map(|i| i.gpus * (i.to - i.from).max(0.0))
                 .fold(0.0, |a, b| a + b)
                 / 3600.0,
-            jobs_with_estimate: estimated.len(),
+            jobs_with_estimate: estimated,
             delayed_heads: delayed,
+            jobs_with_reservation: reserved,
+            delayed_reserved,
             queues,
         }
     }
@@ -337,6 +359,7 @@ mod tests {
             started,
             finished: started.map(|s| s + 10.0),
             estimated_start: est,
+            reserved_start: est.map(|e| e + 5.0),
         }
     }
 
@@ -387,6 +410,8 @@ mod tests {
         assert_eq!(m.mean_wait_s, (0.0 + 30.0 + 41.0 + 70.0) / 4.0);
         assert_eq!(m.p95_wait_s, 70.0);
         assert_eq!((m.jobs_with_estimate, m.delayed_heads), (5, 2));
+        // Reservations 5 s after each estimate: c (61 ≤ 65 + 1) is on time now, d and e are not.
+        assert_eq!((m.jobs_with_reservation, m.delayed_reserved), (5, 2));
         assert_eq!(m.evictions, 1);
         assert!((m.lost_gpu_hours - 1.0).abs() < 1e-9);
         // Span [0, 100]: q1 used 800 GPU-s, q2 4 × 50 = 200 GPU-s, of 1600 available.

@@ -132,6 +132,7 @@ mod tests {
             started: start,
             finished: start.map(|s| s + 50.0),
             estimated_start: None,
+            reserved_start: None,
         };
         Inputs {
             jobs: vec![
