@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every check a change must pass: formatting, lints, generated manifests, unit, property and
-# scenario tests, the end-to-end control-plane harness, the simulator end to end, and that the
-# benchmarks still build. Needs a Rust toolchain, Go >= 1.26 and kubectl.
+# scenario tests, the end-to-end control-plane harness, the simulator end to end, that the
+# benchmarks still build, and a two-minute smoke run of the control-plane benchmark harness. Needs a Rust toolchain, Go >= 1.26 and kubectl.
 # Usage: ./test.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -43,6 +43,9 @@ cargo bench --workspace --locked --no-run
 
 step "the control-plane harness itself (e2e/smoke)"
 e2e/smoke --no-build
+
+step "the control-plane benchmark harness still works (controlplane-bench --smoke: Caldera, the raw binder and kube-scheduler on 20 kwok nodes; checks completeness, not speed)"
+cargo run --quiet --release --locked -p caldera-benches --bin controlplane-bench -- --smoke --out target/controlplane-smoke
 
 step "the README's first command works: caldera simulate"
 cargo run --quiet --release --locked -p caldera -- simulate --format json --report target/simulate-report > target/simulate-default.json
