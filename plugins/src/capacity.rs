@@ -1036,10 +1036,20 @@ mod tests {
         c.queue("fine").deserved(&[("cpu", 4_000)]);
         c.gang("x", "o", "orphan", 1, 2, |p| p.cpu(2)).running_on(&["n"], 0);
         c.gang("x", "f", "fine", 1, 1, |p| p.cpu(2));
+        c.queue("lender");
+        c.gang("x", "lent", "lender", 1, 1, |p| p.cpu(2)).running_on(&["n"], 0);
+        c.gang("x", "o2", "orphan", 1, 1, |p| p.cpu(2));
         let (s, p) = open(&c, true);
         let victims = s.job(job(&s, "o")).tasks.clone();
         let f = s.job(job(&s, "f")).tasks[0];
         assert_eq!(taken(p.reclaimable(&s, f, &victims)), 0);
-        assert!(!p.preemptive(&s, q(&s, "orphan"), victims[0]));
+        assert_eq!(
+            taken(p.reclaimable(&s, f, &s.job(job(&s, "lent")).tasks)),
+            1,
+            "lender deserves nothing: borrowed"
+        );
+        let o2 = s.job(job(&s, "o2")).tasks[0];
+        assert_eq!(taken(p.reclaimable(&s, o2, &s.job(job(&s, "lent")).tasks)), 0);
+        assert!(!p.preemptive(&s, q(&s, "orphan"), o2));
     }
 }
