@@ -148,15 +148,29 @@ fn running_per_queue(r: &ReportJson) -> BTreeMap<String, usize> {
     out
 }
 
-/// Queue `lender` (deserved 3 cpu, `guarantee` cpu) borrowed the whole 8-cpu cluster with
-/// single-pod jobs of `size` cpu; at 10 s queue `owner` (deserved 5 cpu) submits five 1-cpu
+/// Queue `lender` (deserved 2 cpu, `guarantee` cpu) borrowed the whole 8-cpu cluster with
+/// single-pod jobs of `size` cpu; at 10 s queue `owner` (deserved 5 cpu) submits six 1-cpu
 /// single-pod jobs. Single-pod jobs, so that the reclaim cool-down of one job (5 min) does not
 /// shield the others.
 fn borrowed_then_claimed(config: &str, size: u32, guarantee: &str) -> BTreeMap<String, usize> {
+    running_per_queue(&borrowed_then_claimed_report(config, size, guarantee))
+}
+
+/// Placements of pods of `queue` that ended in eviction.
+fn evictions_in(r: &ReportJson, queue: &str) -> usize {
+    r.pods
+        .iter()
+        .filter(|p| p.queue == queue)
+        .flat_map(|p| &p.placements)
+        .filter(|pl| pl.end == Some("evicted"))
+        .count()
+}
+
+fn borrowed_then_claimed_report(config: &str, size: u32, guarantee: &str) -> ReportJson {
     let mut y = node("n1", 4, "16Gi", 0, "") + &node("n2", 4, "16Gi", 0, "");
     y += &queue(
         "lender",
-        &format!("{{reclaimable: true, deserved: {{cpu: 3}}, guarantee: {{resource: {{{guarantee}}}}}}}"),
+        &format!("{{reclaimable: true, deserved: {{cpu: 2}}, guarantee: {{resource: {{{guarantee}}}}}}}"),
     );
     y += &queue("owner", "{reclaimable: true, deserved: {cpu: 5}}");
     for i in 0..8 / size {
@@ -170,7 +184,7 @@ fn borrowed_then_claimed(config: &str, size: u32, guarantee: &str) -> BTreeMap<S
             "",
         );
     }
-    for i in 0..5 {
+    for i in 0..6 {
         y += &group(&format!("late-{i}"), 1, "owner", "");
         y += &pod(
             &format!("late-{i}-0"),
@@ -181,7 +195,7 @@ fn borrowed_then_claimed(config: &str, size: u32, guarantee: &str) -> BTreeMap<S
             "",
         );
     }
-    running_per_queue(&run(config, &y))
+    run(config, &y)
 }
 
 fn counts(lender: usize, owner: usize) -> BTreeMap<String, usize> {
@@ -195,11 +209,12 @@ fn counts(lender: usize, owner: usize) -> BTreeMap<String, usize> {
 fn capacity_example_reclaims_back_to_deserved_and_never_below_a_guarantee() {
     // Volcano's capacity guide: "when other queues submit jobs, they can reclaim the resources
     // that have been lent, and the amount of reclaimed resources is the amount of queue's
-    // deserved resources". Owner takes back its 5 cpu; lender keeps its 3.
+    // deserved resources". Owner takes back its 5 cpu and no more (a sixth pod would take it
+    // past its deserved amount: not preemptive), though lender still holds 1 cpu above its 2.
     let conf = fixture("capacity.conf");
     assert_eq!(borrowed_then_claimed(&conf, 1, ""), counts(3, 5));
-    // Lender runs 2-cpu pods and is guaranteed 3 cpu: taking a third pod would leave it 2 < 3,
-    // so it keeps 4 cpu and owner stays at 4, below its deserved amount.
+    // Lender runs 2-cpu pods and is guaranteed 3 cpu (so deserves 3): taking a third pod would
+    // leave it 2 < 3, so it keeps 4 cpu and owner stays at 4, below its deserved amount.
     assert_eq!(borrowed_then_claimed(&conf, 2, "cpu: 3"), counts(2, 4));
     // Without the reclaim action, owner waits for lender's pods to end.
     let no_reclaim = conf.replace(", reclaim\"", "\"");
@@ -222,7 +237,7 @@ fn capacity_enable_reclaimable_false_removes_its_victims() {
     assert_eq!(
         borrowed_then_claimed(&capacity_decides, 2, "cpu: 3"),
         counts(2, 4),
-        "capacity's own guarantee rule"
+        "guarantee kept"
     );
     let off = capacity_decides.replace(
         "  - name: capacity # add this field and remove proportion plugin.\n",
@@ -230,6 +245,21 @@ fn capacity_enable_reclaimable_false_removes_its_victims() {
     );
     assert_ne!(off, capacity_decides);
     assert_eq!(borrowed_then_claimed(&off, 1, ""), counts(8, 0));
+}
+
+#[test]
+fn capacity_enable_preemptive_false_lets_queues_take_resources_back_and_forth() {
+    // preemptive keeps a reclaiming queue within its deserved amount, so the queue it took from
+    // (now below its own) has nothing to take back. Without it owner's sixth job takes lender
+    // below its 2 cpu, and lender's evicted jobs then reclaim from owner in turn.
+    let conf = fixture("capacity.conf");
+    assert_eq!(evictions_in(&borrowed_then_claimed_report(&conf, 1, ""), "owner"), 0);
+    let off = conf.replace(
+        "  - name: capacity # add this field and remove proportion plugin.\n",
+        "  - name: capacity\n    enablePreemptive: false\n",
+    );
+    assert_ne!(off, conf);
+    assert!(evictions_in(&borrowed_then_claimed_report(&off, 1, ""), "owner") > 0);
 }
 
 #[test]
