@@ -26,6 +26,15 @@ cargo run --quiet --locked -p caldera-crds --bin crdgen -- --check manifests/crd
 step "build the real control plane for the end-to-end tests (e2e/build; a no-op when up to date)"
 e2e/build
 
+step "chromium for the HTML report test (Debian's package, installed only when missing)"
+if ! command -v chromium >/dev/null 2>&1; then
+  as_root=()
+  if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium >/dev/null
+fi
+chromium --version
+
 step "unit, property, scenario, simulator and end-to-end tests"
 cargo test --workspace --locked
 
@@ -36,7 +45,8 @@ step "the control-plane harness itself (e2e/smoke)"
 e2e/smoke --no-build
 
 step "the README's first command works: caldera simulate"
-cargo run --quiet --release --locked -p caldera -- simulate --format json > target/simulate-default.json
+cargo run --quiet --release --locked -p caldera -- simulate --format json --report target/simulate-report > target/simulate-default.json
+test -s target/simulate-report/index.html
 python3 - <<'PY'
 import json
 r = json.load(open("target/simulate-default.json"))

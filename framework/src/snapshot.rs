@@ -137,7 +137,7 @@ fn count<I: Iterator>(it: I) -> u32 {
 }
 
 /// A node as read from the API.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeRecord {
     /// Name.
     pub name: String,
@@ -156,7 +156,7 @@ pub struct NodeRecord {
 }
 
 /// A PriorityClass.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PriorityClassRecord {
     /// Name.
     pub name: String,
@@ -209,7 +209,7 @@ pub enum PodPhase {
 }
 
 /// A pod as read from the API.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodRecord {
     /// UID.
     pub uid: String,
@@ -254,7 +254,7 @@ pub struct PodRecord {
 }
 
 /// A PodGroup of any API, already validated by the converter.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct GroupRecord {
     /// The API.
     pub source: JobSource,

@@ -262,29 +262,7 @@ proptest! {
     /// waiting on the freed room) and bound in the next, unless it is itself evicted then.
     #[test]
     fn no_eviction_unless_the_preemptor_is_placed(seed in any::<u64>()) {
-        let mut c = cluster(seed);
-        let (before, after, out) = cycle(preempting(), &c, NOW)?;
-        let mut preemptors: Vec<JobId> = out.evictions.iter().map(|e| e.by).collect();
-        preemptors.dedup();
-        for &j in &preemptors {
-            let bound = after.job(j).tasks.iter().filter(|t| {
-                matches!(after.task(**t).status, TaskStatus::Binding | TaskStatus::Bound | TaskStatus::Running)
-            }).count();
-            let nominated = out.pipelined.iter().filter(|p| after.task(p.task).job == j).count();
-            let placed = (bound + nominated) as u32;
-            prop_assert!(placed >= after.job(j).min_member.max(1), "{} evicted pods but has only {} placed", after.job(j).key(), placed);
-        }
-        c.apply(&before, &out);
-        let (before2, after2, out2) = cycle(preempting(), &c, NOW + S)?;
-        for j in preemptors {
-            let key = before.job(j).key();
-            let j2 = before2.job_ids().find(|x| before2.job(*x).key() == key).expect("same job");
-            let evicted_again = out2.evictions.iter().any(|e| before2.task(e.task).job == j2);
-            prop_assert!(
-                evicted_again || holding(&after2, j2) >= after2.job(j2).min_member.max(1),
-                "{} was not bound in the cycle after its preemption", key
-            );
-        }
+        preemptor_placed(seed)?;
     }
 
     /// The same input gives the same evictions, reservations and estimates.
@@ -321,4 +299,54 @@ fn pods_of_the_generator_are_within_capacity() {
         );
         let _ = PodPhase::Running;
     }
+}
+
+/// The body of `no_eviction_unless_the_preemptor_is_placed`, callable with one seed.
+fn preemptor_placed(seed: u64) -> Result<(), TestCaseError> {
+    let mut c = cluster(seed);
+    let (before, after, out) = cycle(preempting(), &c, NOW)?;
+    let mut preemptors: Vec<JobId> = out.evictions.iter().map(|e| e.by).collect();
+    preemptors.dedup();
+    for &j in &preemptors {
+        let bound = after
+            .job(j)
+            .tasks
+            .iter()
+            .filter(|t| {
+                matches!(
+                    after.task(**t).status,
+                    TaskStatus::Binding | TaskStatus::Bound | TaskStatus::Running
+                )
+            })
+            .count();
+        let nominated = out.pipelined.iter().filter(|p| after.task(p.task).job == j).count();
+        let placed = (bound + nominated) as u32;
+        prop_assert!(
+            placed >= after.job(j).min_member.max(1),
+            "{} evicted pods but has only {} placed",
+            after.job(j).key(),
+            placed
+        );
+    }
+    c.apply(&before, &out);
+    let (before2, after2, out2) = cycle(preempting(), &c, NOW + S)?;
+    for j in preemptors {
+        let key = before.job(j).key();
+        let j2 = before2
+            .job_ids()
+            .find(|x| before2.job(*x).key() == key)
+            .expect("same job");
+        let evicted_again = out2.evictions.iter().any(|e| before2.task(e.task).job == j2);
+        prop_assert!(
+            evicted_again || holding(&after2, j2) >= after2.job(j2).min_member.max(1),
+            "{} was not bound in the cycle after its preemption",
+            key
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn preemptor_placed_seed_15670805591147363411() {
+    preemptor_placed(15670805591147363411).expect("holds");
 }

@@ -1,6 +1,6 @@
 //! The `caldera` command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -10,7 +10,11 @@ use caldera::runtime::{LogFormat, RunOptions};
 use caldera_framework::duration::parse_duration;
 use caldera_framework::{Millis, SchedulerConfig};
 use caldera_plugins::{DEFAULT_CONFIG, Pipeline};
+use caldera_simulator::metrics::Inputs;
 use caldera_simulator::{Scenario, SimOptions, Simulation, default_scenario};
+
+mod evaluate_cmd;
+mod trace_cmd;
 
 /// Caldera: a gang scheduler for Kubernetes that explains itself. Without a subcommand it runs the
 /// scheduler (`caldera run`).
@@ -29,6 +33,13 @@ enum Command {
     Run(RunOptions),
     /// Run the scheduling pipeline against a simulated cluster read from Kubernetes YAML.
     Simulate(SimulateArgs),
+    /// Convert a public GPU-cluster trace (Philly, Alibaba v2023) into simulator input YAML.
+    Trace {
+        #[command(subcommand)]
+        kind: trace_cmd::TraceKind,
+    },
+    /// Simulate several policies on one trace window and tabulate the results (docs/evaluation.md).
+    Evaluate(evaluate_cmd::EvaluateArgs),
     /// Check a scheduler configuration file and print the pipeline it describes.
     CheckConfig {
         /// A volcano-scheduler.conf-format file; without one, the built-in default is checked.
@@ -61,6 +72,10 @@ struct SimulateArgs {
     /// Print the built-in scenario as YAML and exit.
     #[arg(long)]
     print_default_scenario: bool,
+    /// Also write a self-contained HTML report (DIR/index.html): summary, per-queue table,
+    /// utilization over time per queue, wait-time CDF and a Gantt chart of the first jobs.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
 }
 
 fn duration_arg(s: &str) -> Result<Millis, String> {
@@ -118,6 +133,27 @@ fn simulate(args: SimulateArgs) -> ExitCode {
         },
     );
     let report = caldera_simulator::report(&sim, wall.elapsed().as_secs_f64());
+    if let Some(dir) = &args.report {
+        let facts = vec![
+            format!("input: {}", describe_inputs(&args.paths)),
+            format!(
+                "configuration: {} (actions: {})",
+                args.config
+                    .as_ref()
+                    .map_or("built-in default".into(), |c| c.display().to_string()),
+                pipeline.action_names().join(", ")
+            ),
+            format!(
+                "{} cycles, period {} ms; {:.1} s of wall time, {:.1} s of it in the scheduling pipeline",
+                sim.cycles, args.period, report.summary.wall_seconds, sim.engine_seconds
+            ),
+        ];
+        let inputs = Inputs::from_simulation(&sim, &report, args.period as f64 / 1000.0);
+        if let Err(e) = write_report(dir, "Caldera simulation report", &facts, &inputs) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     match args.format {
         Format::Json => match serde_json::to_string(&report) {
             Ok(s) => println!("{s}"),
@@ -129,6 +165,26 @@ fn simulate(args: SimulateArgs) -> ExitCode {
         Format::Table => print!("{}", caldera_simulator::table(&sim, &report)),
     }
     ExitCode::SUCCESS
+}
+
+fn describe_inputs(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        "the built-in scenario".into()
+    } else {
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Writes DIR/index.html.
+fn write_report(dir: &Path, title: &str, facts: &[String], inputs: &Inputs) -> Result<(), String> {
+    let html = caldera_simulator::html::render(title, facts, inputs).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let file = dir.join("index.html");
+    std::fs::write(&file, html).map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
 
 fn check_config(file: Option<PathBuf>) -> ExitCode {
@@ -185,6 +241,8 @@ fn main() -> ExitCode {
         None => run(cli.run),
         Some(Command::Run(opts)) => run(opts),
         Some(Command::Simulate(a)) => simulate(a),
+        Some(Command::Trace { kind }) => trace_cmd::run(kind),
+        Some(Command::Evaluate(a)) => evaluate_cmd::run(a),
         Some(Command::CheckConfig { file }) => check_config(file),
     }
 }

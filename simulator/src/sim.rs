@@ -24,7 +24,7 @@ use std::time::Instant;
 use caldera_crds::labels::{SIM_RUNTIME, SIM_SUBMIT_AT};
 use caldera_framework::convert;
 use caldera_framework::duration::parse_duration;
-use caldera_framework::snapshot::{GroupRecord, NodeRecord, PodPhase, PodRecord, PriorityClassRecord};
+use caldera_framework::snapshot::{GroupRecord, GroupRef, NodeRecord, PodPhase, PodRecord, PriorityClassRecord};
 use caldera_framework::{JobCondition, JobPhase, JobSource, Millis, QueueInfo, ResourceNames, SnapshotBuilder};
 use caldera_plugins::Pipeline;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -136,6 +136,8 @@ pub struct Simulation {
     pod_arrived: Vec<bool>,
     group_arrived: Vec<bool>,
     pod_index: HashMap<(String, String), usize>,
+    /// The PodGroup (index into `groups`) each pod names, if it exists.
+    pod_group: Vec<Option<usize>>,
     group_index: HashMap<(JobSource, String, String), usize>,
     events: BinaryHeap<Reverse<(Millis, u64, Event)>>,
     seq: u64,
@@ -324,6 +326,19 @@ impl Simulation {
             .enumerate()
             .map(|(i, p)| ((p.record.namespace.clone(), p.record.name.clone()), i))
             .collect();
+        let pod_group = sim_pods
+            .iter()
+            .map(|p| {
+                let (source, name) = match p.record.group.as_ref()? {
+                    GroupRef::Volcano(n) => (JobSource::Volcano, n),
+                    GroupRef::Coscheduling(n) => (JobSource::Coscheduling, n),
+                    GroupRef::Native(n) => (JobSource::Native, n),
+                };
+                group_index
+                    .get(&(source, p.record.namespace.clone(), name.clone()))
+                    .copied()
+            })
+            .collect();
         let gpu_capacity_milli = node_records.iter().map(|n| gpu_milli(&n.allocatable, &names)).sum();
 
         let mut sim = Simulation {
@@ -336,6 +351,7 @@ impl Simulation {
             pods: sim_pods,
             groups,
             pod_index,
+            pod_group,
             group_index,
             events: BinaryHeap::new(),
             seq: 0,
@@ -361,6 +377,11 @@ impl Simulation {
     fn schedule(&mut self, at: Millis, e: Event) {
         self.seq += 1;
         self.events.push(Reverse((at, self.seq, e)));
+    }
+
+    /// The queues the scenario declares.
+    pub fn queues(&self) -> &[QueueInfo] {
+        &self.queues
     }
 
     /// Whether any error-level diagnostic was raised.
@@ -488,11 +509,36 @@ impl Simulation {
         for pc in &self.priority_classes {
             b.priority_class(pc.clone());
         }
-        for (g, _) in self.groups.iter().zip(&self.group_arrived).filter(|(_, a)| **a) {
-            b.group(g.record.clone());
+        // A PodGroup that is Completed and all of whose pods have arrived and finished, its pods,
+        // and finished pods of no PodGroup can change no decision any more (they hold nothing and
+        // their phase is final), so they are left out: the snapshot holds the live cluster, not
+        // the whole history, and a long trace stays linear. A Completed group with a pod still to
+        // come or pending stays in, or that pod would be judged without its group.
+        let finished = |i: usize| {
+            self.pod_arrived[i] && matches!(self.pods[i].record.phase, PodPhase::Succeeded | PodPhase::Failed)
+        };
+        let mut retired: Vec<bool> = self
+            .groups
+            .iter()
+            .map(|g| g.record.phase == JobPhase::Completed)
+            .collect();
+        for (i, g) in self.pod_group.iter().enumerate() {
+            if let Some(g) = *g
+                && !finished(i)
+            {
+                retired[g] = false;
+            }
         }
-        for (p, _) in self.pods.iter().zip(&self.pod_arrived).filter(|(_, a)| **a) {
-            b.pod(p.record.clone());
+        for (k, g) in self.groups.iter().enumerate() {
+            if self.group_arrived[k] && !retired[k] {
+                b.group(g.record.clone());
+            }
+        }
+        for (i, p) in self.pods.iter().enumerate() {
+            let gone = finished(i) && self.pod_group[i].is_none_or(|g| retired[g]);
+            if self.pod_arrived[i] && !gone {
+                b.pod(p.record.clone());
+            }
         }
         let snap = b.build(self.now);
         let started = Instant::now();

@@ -188,3 +188,18 @@ fn until_stops_the_clock() {
     let r = report(&sim, 0.0);
     assert!(r.pods[0].placements.is_empty(), "submitted after --until");
 }
+
+#[test]
+fn a_completed_gang_with_a_late_pod_keeps_it_and_the_run_ends() {
+    // minMember 2 of 3 pods: the first two run and finish (the group is Completed), the third
+    // arrives later. It must still be judged with its group, be bound, and the run must end.
+    let mut y = node("n1", 32, 8);
+    y += &gang("g", 2, "0s", "default");
+    y += &pod("g-0", "g", 4, "0s", "10s");
+    y += &pod("g-1", "g", 4, "0s", "10s");
+    y += &pod("g-2", "g", 4, "100s", "10s");
+    let (sim, r) = run(&y);
+    let late = r.pods.iter().find(|p| p.name == "default/g-2").expect("g-2");
+    assert_eq!(late.placements.len(), 1, "the late pod is bound once");
+    assert!(sim.cycles < 100, "the run ends: {} cycles", sim.cycles);
+}

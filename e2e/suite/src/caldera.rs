@@ -1,17 +1,14 @@
 //! The `caldera` binary as a subprocess (`caldera run`) against a [`ControlPlane`].
 
-use std::collections::hash_map::RandomState;
 use std::fs::{File, OpenOptions};
-use std::hash::BuildHasher;
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::{ControlPlane, Error, HttpResponse, Result, file_tail, http_get, repo_root};
+use crate::{ControlPlane, Error, HttpResponse, Result, file_tail, free_port, http_get, repo_root};
 
 /// Lines of the caldera log printed when a test fails.
 const FAILURE_LOG_LINES: usize = 80;
@@ -340,19 +337,6 @@ pub fn strip_ansi(text: &str) -> String {
 
 fn is_flag(arg: &str, flag: &str) -> bool {
     arg == flag || arg.strip_prefix(flag).is_some_and(|rest| rest.starts_with('='))
-}
-
-/// A free loopback port in 20000-32767 (below the ephemeral range, like `e2e/lib.sh` picks).
-fn free_port() -> Result<u16> {
-    let state = RandomState::new();
-    for i in 0u32..500 {
-        let r = state.hash_one((std::process::id(), i, std::time::SystemTime::now()));
-        let port = 20000 + u16::try_from(r % 12768).unwrap_or(0);
-        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(Error::msg("no free loopback port in 20000-32767"))
 }
 
 /// Writes `text` to a new file in the control plane's work dir and returns its path

@@ -17,6 +17,26 @@ use crate::{Error, Result, file_tail, repo_root};
 /// How long `e2e/up` gets to write its `ready` file.
 const READY_DEADLINE: Duration = Duration::from_secs(120);
 
+/// How to start a [`ControlPlane`]; the default is what the end-to-end tests use.
+#[derive(Clone, Debug, Default)]
+pub struct ControlPlaneOptions {
+    /// `e2e/up --bench`: no apiserver request limits (no max-inflight, no priority and fairness),
+    /// more kwok parallelism.
+    pub bench: bool,
+    /// `e2e/up --crd-dir`: the CRD YAML to apply (default: the repository's `manifests/crds`).
+    pub crd_dir: Option<PathBuf>,
+    /// `e2e/up --etcd-seed`: start etcd on a copy of this data dir.
+    pub etcd_seed: Option<PathBuf>,
+    /// `e2e/up --keep-etcd-data`: keep `WORKDIR/etcd-data` at teardown (see [`ControlPlane::stop`]).
+    pub keep_etcd_data: bool,
+    /// Name of the work dir under `e2e/.work` (a unique suffix is added); default: the test's name.
+    pub name: Option<String>,
+    /// Seconds kube-apiserver gets to exit at teardown before SIGKILL (`E2E_STOP_TIMEOUT`, default
+    /// 30). It lingers while clients stay connected; a benchmark that throws the data away anyway
+    /// need not wait.
+    pub stop_timeout: Option<u32>,
+}
+
 /// A running control plane: etcd, kube-apiserver with the repository's CRDs, and kwok.
 ///
 /// Dropping it stops everything with `e2e/down`. The work dir (kubeconfig, logs of every
@@ -27,6 +47,9 @@ pub struct ControlPlane {
     up: Option<Child>,
     client: Client,
     keep: bool,
+    /// Torn down by [`ControlPlane::stop`]; the caller owns the work dir.
+    stopped: bool,
+    stop_timeout: Option<u32>,
 }
 
 impl ControlPlane {
@@ -40,15 +63,38 @@ impl ControlPlane {
     /// when `e2e/up` exits early (its output is included), or when the control plane is not
     /// ready within 120 s (the kube-apiserver log tail is included).
     pub async fn start() -> Result<ControlPlane> {
+        Self::start_with(&ControlPlaneOptions::default()).await
+    }
+
+    /// [`ControlPlane::start`] with options (benchmark settings, other CRDs, an etcd seed).
+    ///
+    /// # Errors
+    ///
+    /// As [`ControlPlane::start`].
+    pub async fn start_with(opts: &ControlPlaneOptions) -> Result<ControlPlane> {
         build_control_plane()?;
         let root = repo_root();
-        let workdir = new_workdir(&root)?;
+        let workdir = new_workdir(&root, opts.name.as_deref())?;
         let up_log = File::create(workdir.join("up.log"))?;
         let up_err = up_log.try_clone()?;
-        let child = Command::new(root.join("e2e/up"))
-            .arg("--workdir")
-            .arg(&workdir)
-            .arg("--no-build")
+        let mut up = Command::new(root.join("e2e/up"));
+        up.arg("--workdir").arg(&workdir).arg("--no-build");
+        if opts.bench {
+            up.arg("--bench");
+        }
+        if let Some(dir) = &opts.crd_dir {
+            up.arg("--crd-dir").arg(dir);
+        }
+        if let Some(seed) = &opts.etcd_seed {
+            up.arg("--etcd-seed").arg(seed);
+        }
+        if opts.keep_etcd_data {
+            up.arg("--keep-etcd-data");
+        }
+        if let Some(t) = opts.stop_timeout {
+            up.env("E2E_STOP_TIMEOUT", t.to_string());
+        }
+        let child = up
             .current_dir(&root)
             .stdin(Stdio::null())
             .stdout(up_log)
@@ -60,6 +106,7 @@ impl ControlPlane {
             workdir: workdir.clone(),
             up: Some(child),
             armed: true,
+            stop_timeout: opts.stop_timeout,
         };
         let started = Instant::now();
         wait_ready(&workdir, &mut partial, started).await?;
@@ -77,6 +124,8 @@ impl ControlPlane {
             up,
             client,
             keep: std::env::var_os("CALDERA_E2E_KEEP").is_some(),
+            stopped: false,
+            stop_timeout: opts.stop_timeout,
         })
     }
 
@@ -103,6 +152,37 @@ impl ControlPlane {
     /// Keep the work dir even if the test passes.
     pub fn keep_workdir(&mut self) {
         self.keep = true;
+    }
+
+    /// A value of the `WORKDIR/env` file `e2e/up` writes (`E2E_APISERVER`, `E2E_ETCD`, ...).
+    pub fn env(&self, name: &str) -> Option<String> {
+        let text = fs::read_to_string(self.workdir.join("env")).ok()?;
+        text.lines().find_map(|l| {
+            let (k, v) = l.strip_prefix("export ")?.split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+    }
+
+    /// The components `e2e/up` runs, with their pids (`etcd`, `kube-apiserver`, `kwok`, ...), from
+    /// `WORKDIR/pids`.
+    pub fn component_pids(&self) -> Vec<(String, u32)> {
+        let text = fs::read_to_string(self.workdir.join("pids")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let (name, pid) = (f.next()?, f.next()?.parse().ok()?);
+                (name != "up").then(|| (name.to_owned(), pid))
+            })
+            .collect()
+    }
+
+    /// Stops the control plane now (rather than when dropped) and returns the work dir, which is
+    /// kept; with [`ControlPlaneOptions::keep_etcd_data`] it still holds `etcd-data`, written by a
+    /// cleanly stopped etcd.
+    pub fn stop(mut self) -> PathBuf {
+        teardown(&self.workdir, &mut self.up, self.stop_timeout);
+        self.stopped = true;
+        self.workdir.clone()
     }
 
     /// Restarts kube-apiserver with `e2e/restart-apiserver <args> WORKDIR`: the running one is
@@ -159,7 +239,10 @@ impl ControlPlane {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        teardown(&self.workdir, &mut self.up);
+        if self.stopped {
+            return;
+        }
+        teardown(&self.workdir, &mut self.up, self.stop_timeout);
         if std::thread::panicking() || self.keep {
             eprintln!(
                 "e2e: kept the work dir {} (logs in {}/logs)",
@@ -177,6 +260,7 @@ struct Partial {
     workdir: PathBuf,
     up: Option<Child>,
     armed: bool,
+    stop_timeout: Option<u32>,
 }
 
 impl Drop for Partial {
@@ -184,7 +268,7 @@ impl Drop for Partial {
         if !self.armed {
             return;
         }
-        teardown(&self.workdir, &mut self.up);
+        teardown(&self.workdir, &mut self.up, self.stop_timeout);
         eprintln!(
             "e2e: the control plane did not start; kept the work dir {}",
             self.workdir.display()
@@ -193,11 +277,14 @@ impl Drop for Partial {
 }
 
 /// `e2e/down WORKDIR`, then make sure the `e2e/up` child is gone and reaped.
-fn teardown(workdir: &Path, up: &mut Option<Child>) {
+fn teardown(workdir: &Path, up: &mut Option<Child>, stop_timeout: Option<u32>) {
     let root = repo_root();
     let log = File::create(workdir.join("down.log"));
     let mut down = Command::new(root.join("e2e/down"));
     down.arg(workdir).current_dir(&root).stdin(Stdio::null());
+    if let Some(t) = stop_timeout {
+        down.env("E2E_STOP_TIMEOUT", t.to_string());
+    }
     if let Ok(log) = log {
         if let Ok(err) = log.try_clone() {
             down.stderr(err);
@@ -250,12 +337,13 @@ fn build_control_plane() -> Result<()> {
         .map_err(Error::msg)
 }
 
-fn new_workdir(root: &Path) -> Result<PathBuf> {
+fn new_workdir(root: &Path, name: Option<&str>) -> Result<PathBuf> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let base = root.join("e2e/.work");
     fs::create_dir_all(&base).map_err(|e| Error::msg(format!("cannot create {}: {e}", base.display())))?;
-    let test: String = std::thread::current()
-        .name()
+    let thread = std::thread::current();
+    let test: String = name
+        .or_else(|| thread.name())
         .unwrap_or("test")
         .rsplit("::")
         .next()
@@ -274,8 +362,9 @@ fn new_workdir(root: &Path) -> Result<PathBuf> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    let prefix = if name.is_some() { "" } else { "suite." };
     let dir = base.join(format!(
-        "suite.{test}.{secs}.{}.{}",
+        "{prefix}{test}.{secs}.{}.{}",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));

@@ -9,19 +9,42 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::{ControlPlane, Error, Result, file_tail, repo_root};
+use crate::{ControlPlane, Error, Result, file_tail, free_port, repo_root};
 
 /// Log lines printed when a test fails.
 const FAILURE_LOG_LINES: usize = 60;
 /// Attempts when the picked port turns out to be taken.
 const PORT_ATTEMPTS: u32 = 3;
 
-/// A running kube-scheduler (`schedulerName: default-scheduler`). Dropping it kills the process
+/// How to run kube-scheduler; the default is what `e2e/up --with-scheduler` runs.
+#[derive(Clone, Debug)]
+pub struct KubeSchedulerOptions {
+    /// The profile's `schedulerName`.
+    pub scheduler_name: String,
+    /// `clientConnection.qps`.
+    pub qps: f64,
+    /// `clientConnection.burst`.
+    pub burst: u32,
+    /// Where it logs (default `WORKDIR/logs/kube-scheduler.log`).
+    pub log_path: Option<PathBuf>,
+}
+
+impl Default for KubeSchedulerOptions {
+    fn default() -> Self {
+        KubeSchedulerOptions {
+            scheduler_name: "default-scheduler".to_owned(),
+            qps: 5000.0,
+            burst: 5000,
+            log_path: None,
+        }
+    }
+}
+
+/// A running kube-scheduler (`schedulerName: default-scheduler` unless set otherwise). Dropping it kills the process
 /// (SIGKILL, by its pid); after a failed test its log tail is printed.
 pub struct KubeScheduler {
     bin: PathBuf,
@@ -42,6 +65,15 @@ impl KubeScheduler {
     ///
     /// When the binary is missing (run `e2e/build`) or cannot be started.
     pub fn start(cp: &ControlPlane) -> Result<KubeScheduler> {
+        Self::start_with(cp, &KubeSchedulerOptions::default())
+    }
+
+    /// [`KubeScheduler::start`] with another scheduler name, client QPS/burst or log file.
+    ///
+    /// # Errors
+    ///
+    /// As [`KubeScheduler::start`].
+    pub fn start_with(cp: &ControlPlane, opts: &KubeSchedulerOptions) -> Result<KubeScheduler> {
         let bin = repo_root().join("e2e/.bin/kube-scheduler");
         if !bin.is_file() {
             return Err(Error::msg(format!(
@@ -55,15 +87,21 @@ impl KubeScheduler {
         write!(
             f,
             "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nclientConnection:\n  \
-             kubeconfig: {}\n  qps: 5000\n  burst: 5000\nleaderElection:\n  leaderElect: false\nprofiles:\n\
-             - schedulerName: default-scheduler\n",
-            kubeconfig.display()
+             kubeconfig: {}\n  qps: {}\n  burst: {}\nleaderElection:\n  leaderElect: false\nprofiles:\n\
+             - schedulerName: {}\n",
+            kubeconfig.display(),
+            opts.qps,
+            opts.burst,
+            opts.scheduler_name
         )?;
         let mut s = KubeScheduler {
             bin,
             config,
             kubeconfig,
-            log_path: cp.logs_dir().join("kube-scheduler.log"),
+            log_path: opts
+                .log_path
+                .clone()
+                .unwrap_or_else(|| cp.logs_dir().join("kube-scheduler.log")),
             port: 0,
             attempts: 0,
             child: None,
@@ -145,6 +183,11 @@ impl KubeScheduler {
         self.child.as_ref().map(Child::id)
     }
 
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// Where it logs.
     pub fn log_path(&self) -> &std::path::Path {
         &self.log_path
@@ -170,18 +213,4 @@ impl Drop for KubeScheduler {
             );
         }
     }
-}
-
-/// A free loopback port in 20000-32767 (below the ephemeral range, like `e2e/lib.sh` picks).
-fn free_port() -> Result<u16> {
-    use std::hash::BuildHasher;
-    let state = std::collections::hash_map::RandomState::new();
-    for i in 0u32..500 {
-        let r = state.hash_one((std::process::id(), i, std::time::SystemTime::now()));
-        let port = 20000 + u16::try_from(r % 12768).unwrap_or(0);
-        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(Error::msg("no free loopback port in 20000-32767"))
 }

@@ -19,10 +19,10 @@ pub mod support;
 mod wait;
 
 pub use caldera::{Caldera, caldera_binary, strip_ansi, write_workdir_file};
-pub use controlplane::ControlPlane;
+pub use controlplane::{ControlPlane, ControlPlaneOptions};
 pub use error::{Error, Result};
 pub use http::{HttpResponse, http_get};
-pub use kube_scheduler::KubeScheduler;
+pub use kube_scheduler::{KubeScheduler, KubeSchedulerOptions};
 pub use objects::*;
 pub use wait::{POLL_INTERVAL, wait_for};
 
@@ -33,6 +33,25 @@ pub fn repo_root() -> PathBuf {
     let suite = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = suite.join("../..");
     root.canonicalize().unwrap_or(root)
+}
+
+/// A free loopback port in 20000-32767 (below the ephemeral range, like `e2e/lib.sh` picks), for
+/// the admin and health ports of the processes the suite and the benchmarks start.
+///
+/// # Errors
+///
+/// When 500 random tries found no free port.
+pub fn free_port() -> Result<u16> {
+    use std::hash::BuildHasher;
+    let state = std::collections::hash_map::RandomState::new();
+    for i in 0u32..500 {
+        let r = state.hash_one((std::process::id(), i, std::time::SystemTime::now()));
+        let port = 20000 + u16::try_from(r % 12768).unwrap_or(0);
+        if std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(Error::msg("no free loopback port in 20000-32767"))
 }
 
 /// The last `n` lines of a text file, or a note saying why it could not be read.

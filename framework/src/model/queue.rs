@@ -15,7 +15,7 @@ pub enum QueueState {
 }
 
 /// One queue.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct QueueInfo {
     /// Queue name.
     pub name: String,

@@ -66,6 +66,22 @@ pub enum BindResult {
     },
 }
 
+/// How many binds are under way (waiting for a slot, or sent), shared with the report writer so
+/// that reports yield to binds.
+#[derive(Clone, Debug, Default)]
+pub struct Activity(Arc<AtomicUsize>);
+
+impl Activity {
+    /// Whether a bind is under way.
+    pub fn busy(&self) -> bool {
+        self.0.load(Ordering::Acquire) > 0
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// Sends binds; cheap to clone.
 #[derive(Clone)]
 pub struct Binder {
@@ -74,7 +90,7 @@ pub struct Binder {
     slots: Arc<Semaphore>,
     results: mpsc::UnboundedSender<BindResult>,
     deadline: Duration,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: Activity,
 }
 
 /// Whether an API error is worth retrying.
@@ -94,13 +110,15 @@ fn code(e: &kube::Error) -> Option<u16> {
 }
 
 impl Binder {
-    /// A binder with `concurrency` binds in flight at most; results arrive on `results`.
+    /// A binder with `concurrency` binds in flight at most; results arrive on `results`;
+    /// `activity` counts the binds under way.
     pub fn new(
         client: Client,
         limiter: RateLimiter,
         concurrency: usize,
         deadline: Duration,
         results: mpsc::UnboundedSender<BindResult>,
+        activity: Activity,
     ) -> Self {
         Binder {
             client,
@@ -108,7 +126,7 @@ impl Binder {
             slots: Arc::new(Semaphore::new(concurrency.max(1))),
             results,
             deadline,
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            in_flight: activity,
         }
     }
 
@@ -116,7 +134,7 @@ impl Binder {
     /// were sent is not cut in half by the process exiting).
     pub async fn drain(&self, timeout: Duration) {
         let end = tokio::time::Instant::now() + timeout;
-        while self.in_flight.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < end {
+        while self.in_flight.count() > 0 && tokio::time::Instant::now() < end {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -126,10 +144,10 @@ impl Binder {
         for req in requests {
             let this = self.clone();
             let gang = gang.clone();
-            self.in_flight.fetch_add(1, Ordering::AcqRel);
+            self.in_flight.0.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(async move {
                 let result = this.bind_one(&req, gang).await;
-                this.in_flight.fetch_sub(1, Ordering::AcqRel);
+                this.in_flight.0.fetch_sub(1, Ordering::AcqRel);
                 // The loop may be shutting down; a lost result only means the watch confirms it.
                 let _ = this.results.send(result);
             });

@@ -34,10 +34,17 @@ use super::metrics::Metrics;
 use super::status;
 use super::store::{Change, Entry, Key, Kind, PodEntry, Store};
 use super::watch::SharedNames;
-use super::writer::{Writer, group_kind, reference};
+use super::writer::{ReportKey, Writer, group_kind, reference};
 
 /// How long a burst of changes may keep arriving before the cycle runs anyway.
 const DEBOUNCE: Duration = Duration::from_millis(20);
+/// After a cycle that took `t`, the next cycle prompted by new work waits at least `t`, so that
+/// cycles take at most about half of a core however large the cluster: a larger cluster then
+/// gathers more new work into each cycle instead of falling behind.
+const PROMPT_SPACING: u32 = 1;
+/// After a cycle that took `t`, a cycle that would only refresh the reports (status counts of
+/// pods that turned Running, say) waits at least this many times `t`, and at least the period.
+const REPORT_SPACING: u32 = 9;
 
 /// Why the loop ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -78,6 +85,12 @@ pub struct Scheduler {
     assumption_ttl: i64,
     seq: u64,
     last_generation: Option<u64>,
+    /// Whether the last cycle left a gang waiting. Its chances change with time alone (expected
+    /// ends pass, reservations come due, a cool-down or SLA runs out), so the periodic cycle then
+    /// runs even when the cache has not changed.
+    waiting: bool,
+    /// How long the last cycle took.
+    last_cost: Duration,
     /// Last unschedulable message written per pending pod.
     pod_messages: BTreeMap<Key, String>,
     /// Last status written per PodGroup, until the watch shows it.
@@ -116,6 +129,8 @@ impl Scheduler {
             assumption_ttl: ttl,
             seq: 0,
             last_generation: None,
+            waiting: false,
+            last_cost: Duration::ZERO,
             pod_messages: BTreeMap::new(),
             group_writes: BTreeMap::new(),
             queue_writes: BTreeMap::new(),
@@ -144,9 +159,14 @@ impl Scheduler {
         let mut pipeline = io.pipeline.borrow().clone();
         let mut was_leader = *io.leader.borrow();
         let mut next_periodic = Instant::now() + self.period;
+        // Set when something that may change a decision arrives: a cycle then runs promptly.
+        // Changes that only change the reports wait for the periodic cycle.
         let mut burst_since: Option<Instant> = None;
+        let mut last_end = Instant::now();
         loop {
-            let deadline = burst_since.map_or(next_periodic, |t| (t + DEBOUNCE).min(next_periodic));
+            let prompt = burst_since.map(|t| (t + DEBOUNCE).max(last_end + self.last_cost * PROMPT_SPACING));
+            let deadline = prompt.map_or(next_periodic, |p| p.min(next_periodic));
+            let decisions = self.store.decision_generation();
             tokio::select! {
                 biased;
                 () = io.shutdown.cancelled() => return Exit::Shutdown,
@@ -166,9 +186,17 @@ impl Scheduler {
                     while let Ok(change) = io.changes.try_recv() {
                         self.store.apply(change);
                     }
-                    burst_since.get_or_insert_with(Instant::now);
+                    if self.store.decision_generation() != decisions {
+                        burst_since.get_or_insert_with(Instant::now);
+                    }
                 }
-                Some(result) = io.binds.recv() => self.on_bind(result),
+                Some(result) = io.binds.recv() => {
+                    self.on_bind(result);
+                    // A failed bind puts its pod back into the queue.
+                    if self.store.decision_generation() != decisions {
+                        burst_since.get_or_insert_with(Instant::now);
+                    }
+                }
                 Some(reply) = io.debug.recv() => {
                     let _ = reply.send(self.debug_json().to_string());
                 }
@@ -179,7 +207,6 @@ impl Scheduler {
                 }
                 () = tokio::time::sleep_until(deadline) => {
                     burst_since = None;
-                    next_periodic = Instant::now() + self.period;
                     let readiness = if !self.store.synced() {
                         let waiting: Vec<&str> = self.store.waiting_for().iter().map(|k| k.as_str()).collect();
                         Readiness::Starting(format!("waiting for the cache to sync: {}", waiting.join(", ")))
@@ -192,9 +219,15 @@ impl Scheduler {
                     for kind in [Kind::Node, Kind::Pod, Kind::VolcanoGroup, Kind::CoschedulingGroup, Kind::NativeGroup, Kind::Queue] {
                         self.metrics.set_cache_objects(kind.as_str(), i64::try_from(self.store.count(kind)).unwrap_or(i64::MAX));
                     }
-                    if readiness == Readiness::Ready && self.last_generation != Some(self.store.generation()) {
+                    if readiness == Readiness::Ready
+                        && (self.waiting || self.last_generation != Some(self.store.generation()))
+                    {
+                        let started = Instant::now();
                         self.cycle(&pipeline);
+                        last_end = Instant::now();
+                        self.last_cost = last_end - started;
                     }
+                    next_periodic = Instant::now() + self.period.max(self.last_cost * REPORT_SPACING);
                 }
             }
         }
@@ -229,6 +262,10 @@ impl Scheduler {
         self.carry_out_evictions(&snap, &outcome, now);
         self.remember(&snap, &outcome, now);
         self.last_generation = Some(self.store.generation());
+        self.waiting = outcome
+            .jobs
+            .values()
+            .any(|st| matches!(st.phase, JobPhase::Pending | JobPhase::Inqueue));
         self.write_reports(&snap, &outcome);
         self.record_metrics(&snap, &outcome);
         self.metrics.observe_cycle(started.elapsed().as_secs_f64());
@@ -418,6 +455,24 @@ impl Scheduler {
             .unwrap_or_default();
         let now_ms = now_millis();
         let cycle_id = format!("caldera-{}-{}", now_ms, self.seq);
+        // Writes that failed are written again: forget that they were sent.
+        for key in self.writer.take_failed() {
+            match key {
+                ReportKey::Group(kind, k) => {
+                    self.group_writes.remove(&(kind, k));
+                }
+                ReportKey::Queue(name) => {
+                    self.queue_writes.remove(&name);
+                }
+                ReportKey::PodCondition(k) => {
+                    self.pod_messages.remove(&k);
+                }
+                ReportKey::Annotations(kind, k) => {
+                    self.estimates.remove(&(kind, k));
+                }
+                ReportKey::Evict(_) | ReportKey::Nomination(_) | ReportKey::Event(_) => {}
+            }
+        }
         let mut pending: BTreeSet<Key> = BTreeSet::new();
         let mut reported: BTreeSet<(Kind, Key)> = BTreeSet::new();
         for (j, st) in &outcome.jobs {
@@ -459,7 +514,7 @@ impl Scheduler {
                     JobSource::Standalone | JobSource::Foreign => None,
                 };
                 match desired {
-                    Some(d) if self.group_writes.get(&wkey) != Some(&d) => {
+                    Some(d) if !self.group_writes.get(&wkey).is_some_and(|w| status::same_report(w, &d)) => {
                         self.writer.group_status(job.source, gkey.clone(), d.clone());
                         self.group_writes.insert(wkey.clone(), d);
                     }

@@ -25,6 +25,8 @@
 //! | `caldera_config_warnings_total` | counter | `kind` (`unknown_key`, `unknown_plugin`, `unavailable_plugin`, `unknown_argument`, `unavailable_action`) | warnings | problems found in the configuration that did not stop it loading |
 //! | `caldera_is_leader` | gauge | — | 0/1 | 1 while this instance holds the leader lease |
 //! | `caldera_cache_objects` | gauge | `kind` | objects | objects in the informer cache, by kind |
+//! | `caldera_reports_queued` | gauge | — | writes | status, condition and event writes waiting for the API server (they yield to binds) |
+//! | `caldera_events_dropped_total` | counter | — | events | events not written because too many were waiting |
 //!
 //! Histogram buckets (upper bounds, ms): the cycle and action histograms use 5 · 2ⁿ for
 //! n = 0…14 (5 ms … 81.92 s), Volcano's classic layout; the pod latency histogram uses
@@ -177,6 +179,8 @@ pub struct Metrics {
     config_warnings: Family<KindLabels, Counter>,
     leader: Gauge,
     cache_objects: Family<KindLabels, Gauge>,
+    reports_queued: Gauge,
+    events_dropped: Counter,
     /// Scalar resources seen per queue, so [`Metrics::forget_queue`] can remove their series
     /// (prometheus-client families have no partial-match removal).
     queue_scalars: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -219,6 +223,8 @@ impl Metrics {
         let config_warnings = Family::<KindLabels, Counter>::default();
         let leader = Gauge::default();
         let cache_objects = Family::<KindLabels, Gauge>::default();
+        let reports_queued = Gauge::default();
+        let events_dropped = Counter::default();
 
         registry.register(
             "volcano_e2e_scheduling_latency_milliseconds",
@@ -279,6 +285,16 @@ impl Metrics {
             "Objects in the scheduler's informer cache, by kind",
             cache_objects.clone(),
         );
+        registry.register(
+            "caldera_reports_queued",
+            "Status, condition and event writes waiting for the API server (they yield to binds)",
+            reports_queued.clone(),
+        );
+        registry.register(
+            "caldera_events_dropped",
+            "Events not written because too many were waiting",
+            events_dropped.clone(),
+        );
 
         Arc::new(Metrics {
             registry,
@@ -296,6 +312,8 @@ impl Metrics {
             config_warnings,
             leader,
             cache_objects,
+            reports_queued,
+            events_dropped,
             queue_scalars: Mutex::new(BTreeMap::new()),
         })
     }
@@ -442,6 +460,16 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
+    /// Sets the number of report writes waiting for the API server.
+    pub fn set_reports_queued(&self, n: usize) {
+        self.reports_queued.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Counts events dropped because the queue of reports was full.
+    pub fn events_dropped(&self, n: u64) {
+        self.events_dropped.inc_by(n);
+    }
+
     /// Sets the number of cached objects of one kind (`pods`, `nodes`, `podgroups`, …).
     pub fn set_cache_objects(&self, kind: &str, n: i64) {
         self.cache_objects
@@ -471,6 +499,8 @@ mod tests {
         assert!(!text.contains("volcano_schedule_attempts"), "{text}");
         assert_has(&text, "caldera_is_leader 0");
         assert_has(&text, "caldera_pods_bound_total 0");
+        assert_has(&text, "caldera_reports_queued 0");
+        assert_has(&text, "caldera_events_dropped_total 0");
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 

@@ -14,10 +14,12 @@ pub mod binder;
 pub mod clock;
 pub mod cycle;
 pub mod leader;
+pub mod lean;
 pub mod metrics;
 pub mod options;
 pub mod ratelimit;
 pub mod reload;
+pub mod reportqueue;
 pub mod status;
 pub mod store;
 pub mod watch;
@@ -157,7 +159,14 @@ pub async fn run(opts: RunOptions) -> Result<(), RunError> {
 
     let limiter = ratelimit::RateLimiter::new(opts.kube_api_qps, opts.kube_api_burst);
     let me = identity();
-    let writer = writer::Writer::new(client.clone(), limiter.clone(), me.clone());
+    let activity = binder::Activity::default();
+    let writer = writer::Writer::new(
+        client.clone(),
+        limiter.clone(),
+        me.clone(),
+        metrics.clone(),
+        activity.clone(),
+    );
     let (leader_tx, leader_rx) = tokio_watch::channel(!opts.leader_elect);
     let leadership_lost = CancellationToken::new();
     if opts.leader_elect {
@@ -233,6 +242,7 @@ pub async fn run(opts: RunOptions) -> Result<(), RunError> {
         opts.bind_concurrency,
         opts.gang_bind_timeout,
         bind_tx,
+        activity,
     );
     let scheduler = cycle::Scheduler::new(
         store::Store::new(served.kinds()),

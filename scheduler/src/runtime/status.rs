@@ -35,6 +35,25 @@ pub struct Counts {
     pub scheduled: u32,
 }
 
+/// Condition fields that change whenever a status is computed anew, without saying anything new.
+const VOLATILE: [&str; 2] = ["lastTransitionTime", "transitionID"];
+
+/// Whether two statuses say the same, ignoring when they were computed (transition times and ids):
+/// a status computed again while the first write of it is still on its way is not written twice.
+pub fn same_report(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys = |m: &Map<String, Value>| m.keys().filter(|k| !VOLATILE.contains(&k.as_str())).count();
+            keys(x) == keys(y)
+                && x.iter()
+                    .filter(|(k, _)| !VOLATILE.contains(&k.as_str()))
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_report(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_report(v, w)),
+        _ => a == b,
+    }
+}
+
 /// Counts the job's pods.
 pub fn counts(s: &Snapshot, j: JobId) -> Counts {
     let mut c = Counts::default();
@@ -338,6 +357,22 @@ mod tests {
                 message: msg.into(),
             }),
         }
+    }
+
+    #[test]
+    fn a_status_computed_again_is_the_same_report_unless_something_changed() {
+        let a = json!({"phase": "Running", "running": 3, "conditions": [
+            {"type": "Scheduled", "status": "True", "lastTransitionTime": "t1", "transitionID": "c-1"}]});
+        let b = json!({"phase": "Running", "running": 3, "conditions": [
+            {"type": "Scheduled", "status": "True", "lastTransitionTime": "t2", "transitionID": "c-2"}]});
+        assert!(same_report(&a, &b));
+        let c = json!({"phase": "Running", "running": 2, "conditions": [
+            {"type": "Scheduled", "status": "True", "lastTransitionTime": "t2", "transitionID": "c-2"}]});
+        assert!(!same_report(&a, &c));
+        let d = json!({"phase": "Running", "running": 3, "conditions": [
+            {"type": "Scheduled", "status": "False", "lastTransitionTime": "t1", "transitionID": "c-1"}]});
+        assert!(!same_report(&a, &d));
+        assert!(!same_report(&a, &json!({"phase": "Running", "running": 3})));
     }
 
     #[test]

@@ -20,7 +20,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use caldera_framework::snapshot::{GroupRecord, NodeRecord, PodRecord, PriorityClassRecord, ReservationRecord};
+use caldera_framework::snapshot::{
+    GroupRecord, NodeRecord, PodPhase, PodRecord, PriorityClassRecord, ReservationRecord,
+};
 use caldera_framework::{JobSource, Millis, Preempted, QueueInfo, ResourceNames, Snapshot, SnapshotBuilder};
 
 /// `namespace/name` of an object (namespace empty for cluster-scoped objects).
@@ -156,6 +158,7 @@ pub struct Store {
     preempted: BTreeMap<(Kind, Key), Preempted>,
     period: Millis,
     generation: u64,
+    decisions: u64,
 }
 
 impl Store {
@@ -177,9 +180,23 @@ impl Store {
         self.expected.is_subset(&self.synced)
     }
 
-    /// Bumped on every change that could change a scheduling decision.
+    /// Bumped on every change (what the reports show may have changed).
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Bumped on every change that could change a scheduling decision; not on those that only
+    /// change what the reports show (a bound pod turning Running, the confirmation of our own
+    /// bind, a status we wrote coming back through the watch).
+    pub fn decision_generation(&self) -> u64 {
+        self.decisions
+    }
+
+    fn current(&self, kind: Kind, key: &Key) -> Option<&Entry> {
+        match self.relisting.get(&kind) {
+            Some(buffer) => buffer.get(key),
+            None => self.entries.get(&kind)?.get(key),
+        }
     }
 
     /// Number of cached objects of `kind`.
@@ -190,6 +207,18 @@ impl Store {
     /// Applies one change.
     pub fn apply(&mut self, change: Change) {
         self.generation += 1;
+        let decides = match &change {
+            Change::Upsert(kind, key, entry) => self
+                .current(*kind, key)
+                .is_none_or(|old| !same_for_decisions(old, entry, self.assumed.get(key))),
+            Change::Restart(_) | Change::Delete(..) | Change::Synced(_) => true,
+        };
+        if decides {
+            self.decisions += 1;
+            if let Change::Upsert(kind, key, _) = &change {
+                tracing::trace!(kind = kind.as_str(), ns = %key.0, name = %key.1, "change may alter a decision");
+            }
+        }
         match change {
             Change::Restart(kind) => {
                 self.relisting.insert(kind, BTreeMap::new());
@@ -246,6 +275,7 @@ impl Store {
     /// node as used before the API confirms it.
     pub fn assume(&mut self, pod: Key, node: String, now: Millis) {
         self.generation += 1;
+        self.decisions += 1;
         self.nominated.remove(&pod);
         self.assumed.insert(pod, Assumed { node, at: now });
     }
@@ -299,6 +329,7 @@ impl Store {
     /// Drops an assumption: the bind failed and the pod is pending again.
     pub fn forget(&mut self, pod: &Key) {
         self.generation += 1;
+        self.decisions += 1;
         self.assumed.remove(pod);
     }
 
@@ -315,6 +346,7 @@ impl Store {
         let dropped = before - self.assumed.len();
         if dropped > 0 {
             self.generation += 1;
+            self.decisions += 1;
         }
         dropped
     }
@@ -404,10 +436,63 @@ impl Store {
     }
 }
 
+/// Whether replacing `old` by `new` leaves every scheduling decision as it was.
+///
+/// A pod that keeps its node and stays active (Pending or Running) changes nothing a decision
+/// depends on; nor does a pending pod showing up on the node we assumed for it (our own bind,
+/// confirmed). Status-only changes of PodGroups and Queues (what we wrote coming back, the
+/// PodGroup phase included) change only reports; the next periodic cycle reads them. Anything else — a new pod, a pod finishing or moving, a changed spec, node,
+/// PodGroup, Queue or PriorityClass — may change a decision.
+fn same_for_decisions(old: &Entry, new: &Entry, assumed: Option<&Assumed>) -> bool {
+    match (old, new) {
+        (Entry::Pod(PodEntry::Valid(a)), Entry::Pod(PodEntry::Valid(b))) => same_pod_for_decisions(a, b, assumed),
+        (Entry::Node(a), Entry::Node(b)) => a == b,
+        // The phase is what a scheduler wrote last (normally us, the cycle before): the next
+        // cycle derives the same phase again, so a phase written back is a report.
+        (Entry::Group(a), Entry::Group(b)) => {
+            a.record
+                == GroupRecord {
+                    phase: a.record.phase,
+                    ..b.record.clone()
+                }
+        }
+        (Entry::Queue(a), Entry::Queue(b)) => a.info == b.info,
+        (Entry::PriorityClass(a), Entry::PriorityClass(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Labels the API server copies from the node onto a pod when it binds it (Kubernetes 1.33+).
+const BINDING_LABELS: &str = "topology.kubernetes.io/";
+
+fn same_pod_for_decisions(old: &PodRecord, new: &PodRecord, assumed: Option<&Assumed>) -> bool {
+    let confirmed = old.node_name.is_none() && assumed.is_some_and(|a| new.node_name.as_deref() == Some(&a.node));
+    let node_same = old.node_name == new.node_name || confirmed;
+    let active = |p: PodPhase| matches!(p, PodPhase::Pending | PodPhase::Running);
+    let phase_same = old.phase == new.phase || (new.node_name.is_some() && active(old.phase) && active(new.phase));
+    // Our bind, confirmed, arrives with the node's topology labels added: part of the bind.
+    let labels = if confirmed {
+        let mut l = new.labels.clone();
+        l.retain(|k, v| !k.starts_with(BINDING_LABELS) || old.labels.get(k) == Some(v));
+        l
+    } else {
+        new.labels.clone()
+    };
+    node_same
+        && phase_same
+        && *old
+            == PodRecord {
+                phase: old.phase,
+                started: old.started,
+                node_name: old.node_name.clone(),
+                labels,
+                ..new.clone()
+            }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caldera_framework::snapshot::PodPhase;
     use caldera_framework::{JobPhase, TaskStatus};
 
     fn key(ns: &str, name: &str) -> Key {
@@ -610,6 +695,87 @@ mod tests {
         assert_eq!(s.expire_assumptions(1000, 800), 0);
         assert_eq!(s.expire_assumptions(1200, 800), 1);
         assert_eq!(s.assumed_count(), 0);
+    }
+
+    fn with_phase(e: Entry, phase: PodPhase) -> Entry {
+        match e {
+            Entry::Pod(PodEntry::Valid(mut p)) => {
+                p.phase = phase;
+                Entry::Pod(PodEntry::Valid(p))
+            }
+            other => other,
+        }
+    }
+
+    #[test]
+    fn only_changes_that_can_change_a_decision_bump_the_decision_generation() {
+        let mut s = Store::new([Kind::Node, Kind::Pod, Kind::VolcanoGroup]);
+        let up = |s: &mut Store, kind, k: Key, e: Entry| {
+            let before = s.decision_generation();
+            s.apply(Change::Upsert(kind, k, Box::new(e)));
+            s.decision_generation() != before
+        };
+        assert!(up(&mut s, Kind::Node, key("", "n1"), node("n1")), "a new node");
+        assert!(
+            !up(&mut s, Kind::Node, key("", "n1"), node("n1")),
+            "the same node again"
+        );
+        assert!(up(&mut s, Kind::Pod, key("ns", "a"), pod("ns", "a", None)), "a new pod");
+        assert!(up(&mut s, Kind::Pod, key("ns", "b"), pod("ns", "b", None)));
+
+        // Our bind of a, confirmed by the watch with the node's zone label that the API server
+        // copies onto a pod it binds: nothing new to decide.
+        s.assume(key("ns", "a"), "n1".into(), 10);
+        let assumed_gen = s.decision_generation();
+        let mut a_bound = pod("ns", "a", Some("n1"));
+        if let Entry::Pod(PodEntry::Valid(p)) = &mut a_bound {
+            p.labels.insert("topology.kubernetes.io/zone".into(), "z1".into());
+        }
+        assert!(!up(&mut s, Kind::Pod, key("ns", "a"), a_bound));
+        assert_eq!(s.decision_generation(), assumed_gen);
+        // b bound by someone else, somewhere we did not assume: a decision may change.
+        s.assume(key("ns", "b"), "n1".into(), 10);
+        assert!(up(&mut s, Kind::Pod, key("ns", "b"), pod("ns", "b", Some("n2"))));
+
+        // Any other label change may matter (pod affinity).
+        assert!(up(&mut s, Kind::Pod, key("ns", "a"), pod("ns", "a", Some("n1"))));
+        // Bound and turning Running: only reports change; finishing frees the node.
+        let a_pending = with_phase(pod("ns", "a", Some("n1")), PodPhase::Pending);
+        assert!(!up(&mut s, Kind::Pod, key("ns", "a"), a_pending));
+        let a_running = with_phase(pod("ns", "a", Some("n1")), PodPhase::Running);
+        assert!(!up(&mut s, Kind::Pod, key("ns", "a"), a_running));
+        let a_done = with_phase(pod("ns", "a", Some("n1")), PodPhase::Succeeded);
+        assert!(up(&mut s, Kind::Pod, key("ns", "a"), a_done));
+
+        // A PodGroup whose status we wrote comes back: a report, not a decision.
+        assert!(up(&mut s, Kind::VolcanoGroup, key("ns", "g"), group("g", 2)));
+        let mut written = group("g", 2);
+        if let Entry::Group(g) = &mut written {
+            g.status = serde_json::json!({"phase": "Inqueue"});
+        }
+        let generation = s.generation();
+        assert!(!up(&mut s, Kind::VolcanoGroup, key("ns", "g"), written));
+        assert_eq!(
+            s.generation(),
+            generation + 1,
+            "every change still counts for the reports"
+        );
+        let mut inqueue = group("g", 2);
+        if let Entry::Group(g) = &mut inqueue {
+            g.record.phase = JobPhase::Inqueue;
+        }
+        assert!(
+            !up(&mut s, Kind::VolcanoGroup, key("ns", "g"), inqueue),
+            "the phase we wrote"
+        );
+        assert!(
+            up(&mut s, Kind::VolcanoGroup, key("ns", "g"), group("g", 3)),
+            "minMember changed"
+        );
+
+        let before = s.decision_generation();
+        s.apply(Change::Delete(Kind::Pod, key("ns", "b")));
+        assert!(s.decision_generation() > before);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
@@ -22,6 +22,7 @@ use caldera_framework::convert;
 use caldera_framework::{JobSource, Millis, ResourceNames};
 
 use super::clock::now_millis;
+use super::lean::{LeanNode, LeanPod};
 use super::store::{Change, Entry, GroupEntry, Key, Kind, PodEntry, QueueEntry};
 
 /// The resource-name table shared by every converter, so all records agree on resource ids.
@@ -133,10 +134,10 @@ pub async fn discover(client: &Client) -> Served {
 pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: SharedNames, tx: mpsc::Sender<Change>) {
     let n = names.clone();
     spawn_watch(
-        Api::<Node>::all(client.clone()),
+        Api::<LeanNode>::all(client.clone()),
         Kind::Node,
         tx.clone(),
-        move |o| match convert::node_record(o, &mut lock(&n)) {
+        move |o| match convert::node_record(&o.0, &mut lock(&n)) {
             Ok(r) => Some(Entry::Node(r)),
             Err(e) => {
                 warn!(node = %o.name_any(), error = %e, "node left out: it cannot be converted");
@@ -146,8 +147,8 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
     );
 
     let n = names.clone();
-    spawn_watch(Api::<Pod>::all(client.clone()), Kind::Pod, tx.clone(), move |o| {
-        pod_entry(o, &ours, &n, now_millis())
+    spawn_watch(Api::<LeanPod>::all(client.clone()), Kind::Pod, tx.clone(), move |o| {
+        pod_entry(&o.0, &ours, &n, now_millis())
     });
 
     spawn_watch(
