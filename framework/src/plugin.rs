@@ -222,9 +222,12 @@ pub trait Plugin: Send {
     fn queue_deserved(&self, _s: &Snapshot, _q: QueueId) -> Option<Resources> {
         None
     }
-    /// `task` was placed (allocated or pipelined) in the session.
+    /// `task` counts again toward its job's and queue's usage: it was placed (allocated or
+    /// pipelined) in the session, or an eviction of it was undone.
     fn on_allocate(&mut self, _s: &Snapshot, _t: TaskId) {}
-    /// A placement of `task` was undone.
+    /// `task` no longer counts toward its job's and queue's usage: a placement of it was undone,
+    /// or it is being evicted (its resources are releasing), as Volcano's deallocate event on
+    /// evict. A plugin that keeps its own usage tally stays equal to the snapshot's this way.
     fn on_deallocate(&mut self, _s: &Snapshot, _t: TaskId) {}
     /// Called when the session closes: write conditions or other results.
     fn close(&mut self, _s: &Snapshot, _out: &mut Outcome) {}

@@ -367,6 +367,7 @@ impl Session {
             n.releasing.add(&req);
             n.generation += 1;
             self.changes.push(node);
+            self.plugins.on_deallocate(&self.snap, task);
         }
         prev
     }
@@ -395,6 +396,7 @@ impl Session {
             n.generation += 1;
             self.changes.push(node);
         }
+        self.plugins.on_allocate(&self.snap, task);
     }
 
     /// Records why `task` could not be placed.

@@ -346,7 +346,18 @@ fn preemptor_placed(seed: u64) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Seeds that found the node search ignoring nominations (see `NodeInfo::future_idle_of`).
 #[test]
-fn preemptor_placed_seed_15670805591147363411() {
-    preemptor_placed(15670805591147363411).expect("holds");
+fn preemptor_placed_on_seeds_that_found_a_bug() {
+    for seed in [
+        15670805591147363411,
+        9871055956425944233,
+        15022662627581944022,
+        181191799023183661,
+        6022363014920338857,
+    ] {
+        if let Err(e) = preemptor_placed(seed) {
+            panic!("seed {seed}: {e}");
+        }
+    }
 }

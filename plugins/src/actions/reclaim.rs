@@ -2,10 +2,11 @@
 //!
 //! Queues are taken in queue order, skipping those at or above their share (`overused`); their
 //! starving jobs in job order (see `preempt` for which jobs may evict). A job reclaims only if its
-//! queue may grow by it (`preemptive`: proportion lets a queue reclaim up to its deserved share),
+//! queue may grow by it (`preemptive`: proportion and capacity let a queue reclaim up to its
+//! deserved amount — capacity in at least one resource the pod asks for),
 //! and only from running pods of other queues whose `reclaimable` is not false, held by a queue
 //! above its deserved share in a resource the pod frees, never taking a queue below its
-//! guarantee. The plugins (`reclaimable`: proportion, gang, conformance) may narrow that further;
+//! guarantee. The plugins (`reclaimable`: proportion, capacity, gang, conformance) may narrow that further;
 //! victims are chosen and the gang placed exactly as in [`super::evict`].
 
 use caldera_framework::order::{OrderedQueue, job_before, queue_before};
