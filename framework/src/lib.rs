@@ -20,6 +20,7 @@ pub mod plugin;
 pub mod policy;
 pub mod quantity;
 pub mod resource;
+pub mod rng;
 pub mod session;
 pub mod snapshot;
 pub mod statement;

@@ -35,8 +35,8 @@ use caldera_framework::{
     Resources, SelectorOp, Snapshot, SnapshotBuilder, Taint, TaintEffect, TaskSpec, Toleration, TolerationOp,
 };
 
-use crate::rng::SplitMix64;
 use crate::{GI, GPU, GPU_PRODUCT_LABEL, MI, mig};
+use caldera_framework::rng::SplitMix64;
 
 /// Pods a node takes by default (kubelet's default `maxPods`).
 pub const DEFAULT_MAX_PODS: i64 = 110;

@@ -21,10 +21,9 @@ pub mod arb;
 pub mod cluster;
 pub mod invariants;
 pub mod query;
-pub mod rng;
 
+pub use caldera_framework::rng::SplitMix64;
 pub use cluster::{ClusterBuilder, GangMut, NodeMut, Pod, QueueMut};
-pub use rng::SplitMix64;
 
 /// `nvidia.com/gpu`.
 pub const GPU: &str = "nvidia.com/gpu";

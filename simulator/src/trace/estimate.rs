@@ -5,33 +5,10 @@
 //! `1/E` and `E`, so under- and over-estimates are equally likely and `E = 1` is exact. `u` comes
 //! from a SplitMix64 stream seeded by `--seed`, one draw per job in submission order, and is drawn
 //! whatever `E` is, so runs with different errors perturb the same jobs in the same direction.
-//! SplitMix64 is written out here rather than taken from a crate so that a seed gives the same
-//! workload for as long as this file is unchanged, whatever crate versions are in the lock file.
+//! SplitMix64 is Caldera's own (`caldera_framework::rng`), so a seed gives the same workload
+//! whatever crate versions are in the lock file.
 
-/// A SplitMix64 generator (Steele, Lea and Flood, 2014).
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform on [0, 1), from the top 53 bits.
-    pub fn next_unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use caldera_framework::rng::SplitMix64;
 
 /// Estimates for a sequence of jobs.
 #[derive(Clone, Debug)]

@@ -1,5 +1,7 @@
-//! A tiny seeded random number generator, so shuffles and generated shapes are reproducible
-//! without pulling a random-number crate into every test.
+//! A tiny seeded random number generator, for reproducible test data and for the trace
+//! converter's estimate errors. Written out rather than taken from a crate so that a seed gives
+//! the same sequence for as long as this file is unchanged, whatever crate versions are locked.
+//! Not used by any scheduling decision (the engine is deterministic without it).
 
 /// SplitMix64 (Steele, Lea, Flood 2014): small, fast, and good enough for test data.
 #[derive(Clone, Debug)]
@@ -18,6 +20,11 @@ impl SplitMix64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// Uniform on [0, 1), from the top 53 bits.
+    pub fn next_unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// A number in `0..n` (`0` when `n` is 0).
