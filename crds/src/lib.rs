@@ -19,6 +19,9 @@
 //! written by controllers we do not control and that upgrade on their own schedule.
 
 #![warn(missing_docs)]
+// Data from the API, files and the network must never panic the scheduler: outside tests, no
+// unwrap/expect at all (a programming-error invariant says so with a scoped `expect` attribute).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::collections::BTreeMap;
 

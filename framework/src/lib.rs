@@ -5,6 +5,9 @@
 //! [`Snapshot`] and configuration always produce the same [`Outcome`]. The Kubernetes runtime and
 //! the simulator both drive it through [`Session`].
 #![deny(missing_docs)]
+// Data from the API, files and the network must never panic the scheduler: outside tests, no
+// unwrap/expect at all (a programming-error invariant says so with a scoped `expect` attribute).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod action;
 pub mod config;

@@ -1,6 +1,9 @@
 //! Caldera's scheduling policies (plugins) and cycle stages (actions), and the registry that
 //! assembles them from a Volcano-format configuration into a [`registry::Pipeline`].
 #![deny(missing_docs)]
+// Data from the API, files and the network must never panic the scheduler: outside tests, no
+// unwrap/expect at all (a programming-error invariant says so with a scoped `expect` attribute).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod actions;
 pub mod binpack;

@@ -1,4 +1,7 @@
 //! The `caldera` command.
+// Data from the API, files and the network must never panic the scheduler: outside tests, no
+// unwrap/expect at all (a programming-error invariant says so with a scoped `expect` attribute).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

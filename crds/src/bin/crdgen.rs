@@ -3,6 +3,9 @@
 //!
 //! Run from the workspace root. The YAML is derived from the Rust types so the two cannot drift;
 //! CI runs `--check` to catch a type change committed without regenerating.
+// Data from the API, files and the network must never panic the scheduler: outside tests, no
+// unwrap/expect at all (a programming-error invariant says so with a scoped `expect` attribute).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::{path::PathBuf, process::ExitCode};
 
