@@ -64,6 +64,18 @@ pub fn share_room_at(ssn: &mut Session, j: JobId, tasks: &[TaskId]) -> Option<Mi
 
 /// As [`share_room_at`], not before `from`.
 pub fn share_room_from(ssn: &mut Session, j: JobId, tasks: &[TaskId], from: Millis) -> Option<Millis> {
+    share_room_without(ssn, j, tasks, from, &[])
+}
+
+/// As [`share_room_from`], as if the pods `without` (placed this cycle, not committed) were not
+/// there: what a placement under consideration changes for `j`.
+pub fn share_room_without(
+    ssn: &mut Session,
+    j: JobId,
+    tasks: &[TaskId],
+    from: Millis,
+    without: &[TaskId],
+) -> Option<Millis> {
     let q = ssn.snap.job(j).queue;
     ssn.refresh_queue_ends(q);
     let ssn: &Session = ssn;
@@ -91,9 +103,17 @@ pub fn share_room_from(ssn: &mut Session, j: JobId, tasks: &[TaskId], from: Mill
             (slot.start, slot.end, amount)
         })
         .collect();
+    let left_out: Vec<(Millis, &Resources)> = without
+        .iter()
+        .filter(|t| s.job(s.task(**t).job).queue == q)
+        .map(|t| (ssn.policy.expected_end(s, *t), &s.task(*t).spec.request))
+        .collect();
     let held_at = |t: Millis| {
         let mut held = s.queue(q).allocated.clone();
         for (_, r) in ends.iter().take_while(|(end, _)| *end <= t) {
+            held.sub(r);
+        }
+        for (_, r) in left_out.iter().filter(|(end, _)| *end > t) {
             held.sub(r);
         }
         for (start, end, amount) in &claims {

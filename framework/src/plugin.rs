@@ -182,6 +182,14 @@ pub trait Plugin: Send {
     fn allocatable(&self, _s: &Snapshot, _q: QueueId, _t: TaskId) -> bool {
         true
     }
+    /// Whether `queue` may take `task` for a job starting on a reservation granted in an earlier
+    /// cycle. A reservation is a promise made within the queue's fair share at the time; shares
+    /// move with other queues' demand, and a promise that moved with them would not be one. So a
+    /// plugin whose `allocatable` enforces a fair share answers here by its hard limits only (an
+    /// open queue, its capability); the default is `allocatable`.
+    fn allocatable_on_reservation(&self, s: &Snapshot, q: QueueId, t: TaskId) -> bool {
+        self.allocatable(s, q, t)
+    }
     /// Whether `queue` holds more than it should and must not get more.
     fn overused(&self, _s: &Snapshot, _q: QueueId) -> bool {
         false
@@ -338,6 +346,11 @@ impl PluginSet {
     /// All plugins let the queue take the task.
     pub fn allocatable(&self, s: &Snapshot, q: QueueId, t: TaskId) -> bool {
         self.with(Hooks::ALLOCATABLE).all(|e| e.plugin.allocatable(s, q, t))
+    }
+    /// All plugins let the queue take the task for a job starting on an earlier reservation.
+    pub fn allocatable_on_reservation(&self, s: &Snapshot, q: QueueId, t: TaskId) -> bool {
+        self.with(Hooks::ALLOCATABLE)
+            .all(|e| e.plugin.allocatable_on_reservation(s, q, t))
     }
     /// Any plugin finds the queue overused.
     pub fn overused(&self, s: &Snapshot, q: QueueId) -> bool {

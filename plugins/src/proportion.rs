@@ -253,6 +253,24 @@ impl Plugin for Proportion {
         le_on_requested(&queue.allocated.plus(req), &share.deserved, req)
     }
 
+    /// A reservation was granted within the deserved share of its day; it starts if the queue is
+    /// open and stays within its capability, even where the share has shrunk since.
+    fn allocatable_on_reservation(&self, s: &Snapshot, q: QueueId, t: TaskId) -> bool {
+        let queue = s.queue(q);
+        if queue.state != QueueState::Open {
+            return false;
+        }
+        let Some(cap) = self
+            .shares
+            .get(q.idx())
+            .and_then(|share| share.real_capability.as_ref())
+        else {
+            return true;
+        };
+        let req = &s.task(t).spec.request;
+        le_on_requested(&queue.allocated.plus(req), cap, req)
+    }
+
     fn job_enqueueable(&self, s: &Snapshot, j: JobId) -> Vote {
         let job = s.job(j);
         let queue = s.queue(job.queue);

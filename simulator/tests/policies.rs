@@ -41,8 +41,30 @@ fn priority_class(name: &str, value: i32) -> String {
 /// A Volcano gang of `n` pods of `gpus` GPUs, submitted at `submit` s, running `runtime` s, with
 /// `caldera.dev/expected-runtime` equal to the run time.
 fn gang(name: &str, min: u32, n: u32, gpus: u32, submit: u32, runtime: u32, class: Option<&str>) -> String {
+    gang_in("default", name, min, n, gpus, submit, runtime, class)
+}
+
+/// A Volcano queue of weight `weight`, reclaimable.
+fn queue(name: &str, weight: u32) -> String {
+    format!(
+        "---\napiVersion: scheduling.volcano.sh/v1beta1\nkind: Queue\nmetadata: {{name: {name}}}\nspec: {{weight: {weight}, reclaimable: true}}\n"
+    )
+}
+
+/// As [`gang`], in queue `queue`.
+#[allow(clippy::too_many_arguments)]
+fn gang_in(
+    queue: &str,
+    name: &str,
+    min: u32,
+    n: u32,
+    gpus: u32,
+    submit: u32,
+    runtime: u32,
+    class: Option<&str>,
+) -> String {
     let mut y = format!(
-        "---\napiVersion: scheduling.volcano.sh/v1beta1\nkind: PodGroup\nmetadata:\n  name: {name}\n  annotations: {{simulation.caldera.dev/submit-at: \"{submit}s\"}}\nspec: {{minMember: {min}, queue: default{}}}\n",
+        "---\napiVersion: scheduling.volcano.sh/v1beta1\nkind: PodGroup\nmetadata:\n  name: {name}\n  annotations: {{simulation.caldera.dev/submit-at: \"{submit}s\"}}\nspec: {{minMember: {min}, queue: {queue}{}}}\n",
         class.map(|c| format!(", priorityClassName: {c}")).unwrap_or_default()
     );
     for i in 0..n {
@@ -157,6 +179,52 @@ fn workload(seed: u64) -> String {
     y
 }
 
+/// A random workload over 2–4 weighted queues, so that `proportion` moves the queues' deserved
+/// shares as their demand comes and goes: otherwise as [`workload`].
+fn multi_queue_workload(seed: u64) -> String {
+    let mut r = SplitMix64::new(seed);
+    let mut y = String::new();
+    for i in 0..2 + r.below(3) {
+        y += &node(&format!("n{i}"), 8);
+    }
+    let queues = 2 + r.below(3);
+    for q in 0..queues {
+        y += &queue(&format!("q{q}"), 1 + r.below(4) as u32);
+    }
+    for k in 0..6 + r.below(15) {
+        let q = format!("q{}", r.below(queues));
+        let n = 1 + r.below(3) as u32;
+        let gpus = [1, 2, 4, 8][r.below(4)];
+        let submit = r.range(0, 900) as u32;
+        let runtime = r.range(60, 600) as u32;
+        y += &gang_in(&q, &format!("j{k:02}"), n, n, gpus, submit, runtime, None);
+    }
+    y
+}
+
+/// Every job that held a reservation started no later than the first reservation it got.
+fn reservations_held(y: &str) -> Result<(), TestCaseError> {
+    for config in [
+        EASY,
+        include_str!("../../manifests/examples/policies/conservative-backfill.yaml"),
+    ] {
+        let r = run_with(y, Some(config));
+        for g in &r.podgroups {
+            if let Some(reserved) = g.reserved_start {
+                let started = g.started_at.unwrap_or(f64::INFINITY);
+                prop_assert!(
+                    started <= reserved + 1e-9,
+                    "{} reserved at {} started at {:?}",
+                    g.name,
+                    reserved,
+                    g.started_at
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -164,16 +232,14 @@ proptest! {
     /// a reservation later than the first reservation it got.
     #[test]
     fn reserved_jobs_start_no_later_than_their_first_reservation(seed in any::<u64>()) {
-        let y = workload(seed);
-        for config in [EASY, include_str!("../../manifests/examples/policies/conservative-backfill.yaml")] {
-            let r = run_with(&y, Some(config));
-            for g in &r.podgroups {
-                if let Some(reserved) = g.reserved_start {
-                    let started = g.started_at.unwrap_or(f64::INFINITY);
-                    prop_assert!(started <= reserved + 1e-9, "{} reserved at {} started at {:?}", g.name, reserved, g.started_at);
-                }
-            }
-        }
+        reservations_held(&workload(seed))?;
+    }
+
+    /// The same across weighted queues: a reservation, once granted, holds the queue's share as
+    /// well as its nodes, so a later change of deserved shares does not push it back.
+    #[test]
+    fn reservations_hold_while_queue_shares_change(seed in any::<u64>()) {
+        reservations_held(&multi_queue_workload(seed))?;
     }
 
     /// The same input gives the same run, placement by placement.

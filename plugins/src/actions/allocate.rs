@@ -26,7 +26,7 @@
 //! room; if it still cannot be placed although nothing is being released on those nodes any more,
 //! the promise is dropped.
 
-use caldera_framework::estimate::{needed_tasks, plan_within_share, share_room_from};
+use caldera_framework::estimate::{needed_tasks, plan_within_share, share_room_from, share_room_without};
 use caldera_framework::order::OrderedQueue;
 use caldera_framework::placement::Placement;
 use caldera_framework::timeline::Slot;
@@ -200,14 +200,17 @@ impl Allocate {
     }
 
     /// Commits, keeps or discards a placement attempt. Under a reservation policy a placement
-    /// that would take room a reservation needs is discarded.
-    fn settle(ssn: &mut Session, j: JobId, stmt: Statement, more_left: bool) -> Attempt {
+    /// that would take room a reservation needs is discarded. A `promised` start (a reservation
+    /// granted earlier, starting now) was counted in its queue's share when the queue's later
+    /// reservations were granted, so only the nodes are checked for it.
+    fn settle(ssn: &mut Session, j: JobId, stmt: Statement, more_left: bool, promised: bool) -> Attempt {
         let placed: Vec<TaskId> = stmt
             .allocated()
             .map(|(t, _)| t)
             .chain(stmt.pipelined().into_iter().map(|(t, _)| t))
             .collect();
-        if !placed.is_empty() && (ssn.disturbs_reservations(&placed) || disturbs_share(ssn, j)) {
+        if !placed.is_empty() && (ssn.disturbs_reservations(&placed) || (!promised && disturbs_share(ssn, j, &placed)))
+        {
             stmt.discard(ssn);
             let msg = "starting now would delay a job that holds a reservation".to_string();
             for t in placed {
@@ -260,7 +263,7 @@ impl Allocate {
             return self.allocate_in_one_domain(ssn, j, &tasks, &key);
         }
         let (stmt, more_left) = self.place(ssn, j, &tasks);
-        Self::settle(ssn, j, stmt, more_left)
+        Self::settle(ssn, j, stmt, more_left, false)
     }
 
     /// A gang with a topology key goes whole into one domain (the nodes sharing one value of that
@@ -273,7 +276,7 @@ impl Allocate {
                 ssn.node_mask = Some(mask);
                 let (stmt, more_left) = self.place(ssn, j, tasks);
                 ssn.node_mask = None;
-                Self::settle(ssn, j, stmt, more_left)
+                Self::settle(ssn, j, stmt, more_left, false)
             }
             Err((msg, blocks)) => {
                 for &t in tasks {
@@ -410,10 +413,10 @@ impl Allocate {
             let Some(old) = ssn.snap.job(j).reserved.clone() else {
                 continue;
             };
-            let tasks = needed_tasks(ssn, j);
-            let share_ok = share_room_from(ssn, j, &tasks, old.start) == Some(old.start);
-            let fits_now = ssn.timeline().fits(&old);
-            if old.start >= now && share_ok && fits_now {
+            // The queue's share is not checked again: it was when the reservation was granted,
+            // and a promise that moved whenever another queue's demand moved the shares would
+            // not be one (see `Plugin::allocatable_on_reservation`).
+            if old.start >= now && ssn.timeline().fits(&old) {
                 ssn.reserve(j, &old, true);
             } else {
                 lost.push(j);
@@ -447,7 +450,7 @@ impl Allocate {
                 continue;
             }
             ssn.unreserve(j);
-            let attempt = self.start_on_slot(ssn, j, &slot);
+            let attempt = self.start_on_slot(ssn, j, &slot, true);
             match attempt {
                 Attempt::Placed(true) => candidates.push(j),
                 Attempt::Placed(false) => {}
@@ -472,12 +475,14 @@ impl Allocate {
         if slot.start != now {
             return None;
         }
-        Some(self.start_on_slot(ssn, j, &slot))
+        Some(self.start_on_slot(ssn, j, &slot, false))
     }
 
     /// Starts `j`'s gang exactly as `slot` says: each pod on a node of the slot with room left in
-    /// the slot's amount for it (and room on the node, and predicates that admit it).
-    pub(crate) fn start_on_slot(&self, ssn: &mut Session, j: JobId, slot: &Slot) -> Attempt {
+    /// the slot's amount for it (and room on the node, and predicates that admit it). `promised`:
+    /// the slot is a reservation granted in an earlier cycle, so the queue's hard limits apply but
+    /// not its current fair share.
+    pub(crate) fn start_on_slot(&self, ssn: &mut Session, j: JobId, slot: &Slot, promised: bool) -> Attempt {
         let tasks = needed_tasks(ssn, j);
         let mut stmt = Statement::new();
         unnominate_job(ssn, &mut stmt, j);
@@ -485,7 +490,12 @@ impl Allocate {
         for &t in &tasks {
             let req = ssn.snap.task(t).spec.request.clone();
             let q = ssn.snap.job(j).queue;
-            if !ssn.plugins.allocatable(&ssn.snap, q, t) {
+            let allowed = if promised {
+                ssn.plugins.allocatable_on_reservation(&ssn.snap, q, t)
+            } else {
+                ssn.plugins.allocatable(&ssn.snap, q, t)
+            };
+            if !allowed {
                 break;
             }
             let found = left.iter().position(|(n, quota)| {
@@ -500,7 +510,7 @@ impl Allocate {
             stmt.allocate(ssn, t, n);
         }
         let more_left = ssn.snap.pending_count(j) > 0;
-        Self::settle(ssn, j, stmt, more_left)
+        Self::settle(ssn, j, stmt, more_left, promised)
     }
 
     /// `j` cannot start and holds up queue `q` (strict order): under a reservation policy it gets
@@ -529,10 +539,12 @@ impl Allocate {
     }
 }
 
-/// Whether `j`'s placement (in the session, not committed) takes share a reservation of its queue
-/// needs: with it running, another job of the queue that holds a reservation would no longer have
-/// room in the queue's deserved share when its reservation starts.
-fn disturbs_share(ssn: &mut Session, j: JobId) -> bool {
+/// Whether `j`'s placement (`placed`, in the session, not committed) takes share a reservation of
+/// its queue needs: with it running, another job of the queue that holds a reservation would no
+/// longer have room in the queue's deserved share when its reservation starts, and had it without.
+/// A reservation the share no longer covers anyway (shares moved since it was granted) still
+/// starts on time (`Plugin::allocatable_on_reservation`), so the placement costs it nothing.
+fn disturbs_share(ssn: &mut Session, j: JobId, placed: &[TaskId]) -> bool {
     let q = ssn.snap.job(j).queue;
     let others: Vec<(JobId, i64)> = ssn
         .outcome
@@ -544,6 +556,7 @@ fn disturbs_share(ssn: &mut Session, j: JobId) -> bool {
     others.into_iter().any(|(r, start)| {
         let tasks = needed_tasks(ssn, r);
         share_room_from(ssn, r, &tasks, start) != Some(start)
+            && share_room_without(ssn, r, &tasks, start, placed) == Some(start)
     })
 }
 
