@@ -469,6 +469,75 @@ async fn volcano_gang_that_does_not_fit_stays_unbound_with_reasons_then_binds_wh
     .await;
 }
 
+/// A gang short of pods (minMember 3, two pods so far, added one at a time) is waiting for its
+/// controller, not failing to schedule: its PodGroup has the Unschedulable condition with
+/// Volcano's NotEnoughTasks reason and one event for it (not one per pod that arrives), its pods
+/// get no PodScheduled=False condition and no FailedScheduling event; the third pod makes it bind
+/// whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gang_short_of_pods_is_reported_on_its_podgroup_only_then_binds_whole() {
+    let cp = control_plane().await;
+    let client = cp.client();
+    let _sched = caldera(&cp, &[]);
+    nodes(&client, "gpu", 2, 8, &[]).await.expect("nodes");
+
+    apply(&client, &volcano_pg("short", 3, None, &[])).await;
+    let pods = names("short", 3);
+    for p in &pods[..2] {
+        create_pods(&client, &[pod(p, Some("short"), 1)]).await.expect("create pod");
+        // Let a cycle or two see the gang at this count.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    wait_pg(
+        &client,
+        "short",
+        "condition Unschedulable (True), reason NotEnoughTasks, counting 2 of 3",
+        Duration::from_secs(20),
+        |pg| {
+            condition_of(pg, "Unschedulable").is_some_and(|c| {
+                c.get("status").and_then(Value::as_str) == Some("True")
+                    && c.get("reason").and_then(Value::as_str) == Some("NotEnoughTasks")
+                    && c.get("message")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m.contains("valid: 2, min: 3"))
+            })
+        },
+    )
+    .await;
+    assert_stays_unbound(&client, &pods[..2], Duration::from_secs(3), "the gang lacks a pod").await;
+    for p in &pods[..2] {
+        let got = get_pod(&client, p).await.expect("get").expect("pod exists");
+        assert!(
+            pod_condition(&got, "PodScheduled").is_none(),
+            "pod {p} of a gang short of pods should carry no PodScheduled condition, has {:?}",
+            pod_condition(&got, "PodScheduled")
+        );
+        let evs = events_for(&client, "Pod", p).await.expect("events");
+        assert!(
+            evs.iter().all(|e| e.reason.as_deref() != Some("FailedScheduling")),
+            "pod {p} of a gang short of pods should get no FailedScheduling event:\n    {}",
+            describe_events(&evs)
+        );
+    }
+    let group_events: Vec<_> = events_for(&client, "PodGroup", "short")
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("Unschedulable"))
+        .collect();
+    assert_eq!(
+        group_events.len(),
+        1,
+        "one Unschedulable event on the PodGroup while it waits for pods, not one per pod:\n    {}",
+        describe_events(&group_events)
+    );
+
+    create_pods(&client, &[pod(&pods[2], Some("short"), 1)]).await.expect("third pod");
+    wait_all_bound(&client, &pods, Duration::from_secs(30))
+        .await
+        .expect("the gang binds whole once its third pod exists");
+}
+
 /// Issue 4: Queues `root` and `default` are created at start when missing; an existing `default`
 /// is left as it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

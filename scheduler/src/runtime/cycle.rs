@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, info_span, warn};
 
 use caldera_crds::labels;
+use caldera_crds::volcano::{REASON_NOT_ENOUGH_PODS_OF_TASK, REASON_NOT_ENOUGH_TASKS};
 use caldera_framework::outcome::JobStatus;
 use caldera_framework::snapshot::ReservationRecord;
 use caldera_framework::{JobCondition, JobPhase, JobSource, Outcome, Preempted, Snapshot, TaskStatus};
@@ -487,6 +488,14 @@ impl Scheduler {
                     message: msg.clone(),
                 });
             }
+            // A gang short of pods is waiting for its controller to create them, not failing to
+            // schedule: its PodGroup says so (the condition follows the count, the event is raised
+            // once, not once per pod that arrives), and its pods get neither a PodScheduled=False
+            // condition nor a FailedScheduling event, as kube-scheduler leaves the pods of a gang
+            // below minCount alone. While pods stream in, that was one event and one status patch
+            // per pod per arrival.
+            let short = matches!(&st.condition, Some(JobCondition::Unschedulable { reason, .. })
+                if reason == REASON_NOT_ENOUGH_TASKS || reason == REASON_NOT_ENOUGH_PODS_OF_TASK);
             if let Some(kind) = Kind::of_source(job.source)
                 && self.store.get(kind, &gkey).is_some()
             {
@@ -523,19 +532,22 @@ impl Scheduler {
                         self.group_writes.remove(&wkey);
                     }
                 }
-                if let Some(JobCondition::Unschedulable { message, .. }) = &st.condition
-                    && self.group_messages.get(&wkey) != Some(message)
+                if let Some(JobCondition::Unschedulable { reason, message }) = &st.condition
+                    && self.group_messages.get(&wkey) != Some(if short { reason } else { message })
                 {
                     let (api, k) = group_kind(job.source);
                     let r = reference(api, k, &gkey, &job.uid);
                     self.writer
                         .event(r, EventType::Warning, "Unschedulable", "Scheduling", message.clone());
-                    self.group_messages.insert(wkey, message.clone());
+                    let seen = if short { reason } else { message };
+                    self.group_messages.insert(wkey, seen.clone());
                 } else if matches!(st.condition, Some(JobCondition::Scheduled)) {
                     self.group_messages.remove(&wkey);
                 }
             }
-            if let Some(JobCondition::Unschedulable { message, .. }) = &st.condition {
+            if let Some(JobCondition::Unschedulable { message, .. }) = &st.condition
+                && !short
+            {
                 for &t in &job.tasks {
                     let task = snap.task(t);
                     if task.status != TaskStatus::Pending {
