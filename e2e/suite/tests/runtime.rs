@@ -484,7 +484,9 @@ async fn gang_short_of_pods_is_reported_on_its_podgroup_only_then_binds_whole() 
     apply(&client, &volcano_pg("short", 3, None, &[])).await;
     let pods = names("short", 3);
     for p in &pods[..2] {
-        create_pods(&client, &[pod(p, Some("short"), 1)]).await.expect("create pod");
+        create_pods(&client, &[pod(p, Some("short"), 1)])
+            .await
+            .expect("create pod");
         // Let a cycle or two see the gang at this count.
         tokio::time::sleep(Duration::from_millis(600)).await;
     }
@@ -532,7 +534,9 @@ async fn gang_short_of_pods_is_reported_on_its_podgroup_only_then_binds_whole() 
         describe_events(&group_events)
     );
 
-    create_pods(&client, &[pod(&pods[2], Some("short"), 1)]).await.expect("third pod");
+    create_pods(&client, &[pod(&pods[2], Some("short"), 1)])
+        .await
+        .expect("third pod");
     wait_all_bound(&client, &pods, Duration::from_secs(30))
         .await
         .expect("the gang binds whole once its third pod exists");
