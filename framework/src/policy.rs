@@ -57,6 +57,22 @@ pub struct StartPolicy {
     pub default_runtime: Option<Millis>,
     /// Pending jobs per queue that get a start estimate each cycle (`allocate` `estimate-depth`).
     pub estimate_depth: usize,
+    /// Least time between two estimate passes (`allocate` `estimate-interval`, as Slurm's
+    /// `bf_interval`); 0: every cycle. Planning the start of every waiting job is the costliest
+    /// part of a cycle with a deep backlog, and most of it would come out the same a second later.
+    /// Reservations are not affected: they are checked and made every cycle.
+    pub estimate_interval: Millis,
+}
+
+impl StartPolicy {
+    /// Whether a cycle at `now` makes start estimates, the last pass having been at `last`
+    /// (`None`: never). A clock that went back (a new driver, a test) counts as due.
+    pub fn estimates_due(&self, now: Millis, last: Option<Millis>) -> bool {
+        match last {
+            None => true,
+            Some(l) => self.estimate_interval <= 0 || now < l || now >= l.saturating_add(self.estimate_interval),
+        }
+    }
 }
 
 impl Default for StartPolicy {
@@ -67,6 +83,7 @@ impl Default for StartPolicy {
             starvation_threshold: None,
             default_runtime: Some(DEFAULT_EXPECTED_RUNTIME),
             estimate_depth: DEFAULT_ESTIMATE_DEPTH,
+            estimate_interval: 0,
         }
     }
 }
@@ -97,7 +114,15 @@ impl std::fmt::Display for StartPolicy {
             f,
             "; default expected run time {runtime}; {} start estimates per queue",
             self.estimate_depth
-        )
+        )?;
+        if self.estimate_interval > 0 {
+            write!(
+                f,
+                " at most every {}",
+                crate::duration::format_duration(self.estimate_interval)
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -174,5 +199,19 @@ mod tests {
             ..StartPolicy::default()
         };
         assert_eq!(forever.expected_end(&s, TaskId(1)), NEVER);
+    }
+
+    #[test]
+    fn estimates_are_due_once_per_interval() {
+        let every = StartPolicy::default();
+        assert!(every.estimates_due(5_000, Some(4_000)), "no interval: every cycle");
+        let p = StartPolicy {
+            estimate_interval: 30_000,
+            ..StartPolicy::default()
+        };
+        assert!(p.estimates_due(5_000, None), "the first cycle makes them");
+        assert!(!p.estimates_due(34_999, Some(5_000)));
+        assert!(p.estimates_due(35_000, Some(5_000)));
+        assert!(p.estimates_due(1_000, Some(5_000)), "a clock that went back");
     }
 }

@@ -415,7 +415,9 @@ impl Session {
     /// plugins write conditions, and concludes every job's phase with Volcano's rules. Returns
     /// the changed snapshot and the decisions.
     pub fn close(mut self) -> (Snapshot, Outcome) {
-        crate::estimate::estimate_starts(&mut self);
+        if self.snap.estimates_due {
+            crate::estimate::estimate_starts(&mut self);
+        }
         for stmt in std::mem::take(&mut self.kept) {
             // Every pod of a kept gang is nominated to its node, whether it fitted in idle room or
             // waits for releasing room: the gang is bound together later, and its room is kept.

@@ -52,6 +52,9 @@ pub struct Snapshot {
     /// Time until the next cycle: a pod past its expected end, or one being deleted, is expected
     /// to be gone by then.
     pub period: Millis,
+    /// Whether this cycle makes start estimates for waiting jobs (the driver decides, by the
+    /// policy's `estimate-interval`, see [`crate::StartPolicy::estimates_due`]).
+    pub estimates_due: bool,
     /// Resource name table for every [`Resources`] in the snapshot.
     pub resources: ResourceNames,
     /// Nodes, sorted by name.
@@ -364,6 +367,7 @@ pub struct SnapshotBuilder {
     priority_classes: Vec<PriorityClassRecord>,
     warnings: Vec<String>,
     period: Option<Millis>,
+    skip_estimates: bool,
 }
 
 impl SnapshotBuilder {
@@ -413,6 +417,12 @@ impl SnapshotBuilder {
         self
     }
 
+    /// Says that this cycle makes no start estimates (they are made by default).
+    pub fn skip_estimates(&mut self, skip: bool) -> &mut Self {
+        self.skip_estimates = skip;
+        self
+    }
+
     /// Builds the snapshot for time `now`.
     pub fn build(self, now: Millis) -> Snapshot {
         let SnapshotBuilder {
@@ -424,6 +434,7 @@ impl SnapshotBuilder {
             priority_classes,
             mut warnings,
             period,
+            skip_estimates,
         } = self;
 
         // Queues: root and default always exist; duplicates keep the first.
@@ -798,6 +809,7 @@ impl SnapshotBuilder {
         Snapshot {
             now,
             period: period.unwrap_or(DEFAULT_PERIOD),
+            estimates_due: !skip_estimates,
             resources,
             nodes,
             jobs,

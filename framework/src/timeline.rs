@@ -21,8 +21,6 @@
 //! recomputes only the nodes that changed (from the session's change log), and reservations
 //! (claims) survive the refresh.
 
-use std::collections::BTreeMap;
-
 use crate::model::{JobId, Millis, NodeId, TaskId, TaskStatus};
 use crate::policy::{NEVER, StartPolicy};
 use crate::resource::Resources;
@@ -226,12 +224,7 @@ impl Timeline {
     /// The least node `n` has free at any moment of `[t, end)`.
     pub fn capacity(&self, n: NodeId, t: Millis, end: Millis) -> Resources {
         let mut least = self.free_at(n, t);
-        let starts: Vec<Millis> = self
-            .all_claims(n)
-            .map(|c| c.start)
-            .filter(|s| *s > t && *s < end)
-            .collect();
-        for s in starts {
+        for s in self.all_claims(n).map(|c| c.start).filter(|s| *s > t && *s < end) {
             least = least.min_with(&self.free_at(n, s));
         }
         least
@@ -273,7 +266,10 @@ impl Timeline {
         }
         // Everything that can change what an eligible node has free after t0, in time order.
         let mut events: Vec<(Millis, Option<&Resources>)> = Vec::new();
-        let mut claims: Vec<&Claim> = Vec::new();
+        // Claims as a sweep (start: taken, end: given back), so what the claims hold at a time is
+        // kept as a running sum instead of summed anew at every candidate time: with hundreds of
+        // estimates planned one after another, each adds a claim the next ones must look at.
+        let mut claim_steps: Vec<(Millis, bool, &Resources)> = Vec::new();
         let mut agg = Resources::new();
         for n in (0..n_nodes).filter(|i| eligible[*i]).map(NodeId::from_idx) {
             let line = &self.lines[n.idx()];
@@ -286,17 +282,24 @@ impl Timeline {
                 }
             }
             for c in self.all_claims(n) {
-                claims.push(c);
-                if c.end > t0 && c.end != NEVER {
+                if c.end <= c.start || c.end <= t0 {
+                    continue;
+                }
+                claim_steps.push((c.start, true, &c.amount));
+                if c.end != NEVER {
+                    claim_steps.push((c.end, false, &c.amount));
                     events.push((c.end, None));
                 }
             }
         }
         events.sort_by_key(|(t, _)| *t);
+        claim_steps.sort_by_key(|(t, _, _)| *t);
         let mut times: Vec<Millis> = vec![t0];
         times.extend(events.iter().map(|(t, _)| *t));
         times.dedup();
         let mut next_event = 0;
+        let mut next_step = 0;
+        let mut claimed = Resources::new();
         let mut attempts = 0;
         let last = times.len() - 1;
         for (i, &t) in times.iter().enumerate() {
@@ -306,13 +309,19 @@ impl Timeline {
                 }
                 next_event += 1;
             }
+            while next_step < claim_steps.len() && claim_steps[next_step].0 <= t {
+                let (_, taken, amount) = claim_steps[next_step];
+                if taken {
+                    claimed.add(amount);
+                } else {
+                    claimed.sub(amount);
+                }
+                next_step += 1;
+            }
             if attempts >= MAX_ATTEMPTS && i != last {
                 continue;
             }
-            let mut avail = agg.clone();
-            for c in claims.iter().filter(|c| c.active_at(t)) {
-                avail.sub(&c.amount);
-            }
+            let avail = agg.minus(&claimed);
             if !total.fits_in(&avail) {
                 continue;
             }
@@ -327,21 +336,22 @@ impl Timeline {
     /// Packs the demand's pods at time `t`, best fit; `None` if they do not all fit.
     fn attempt(&self, demand: &Demand, t: Millis) -> Option<Slot> {
         let end = demand.duration.map_or(NEVER, |d| t.saturating_add(d));
-        let mut capacity: BTreeMap<NodeId, Resources> = BTreeMap::new();
-        let mut taken: BTreeMap<NodeId, Resources> = BTreeMap::new();
+        // By node index: an attempt looks at every eligible node, and is made up to
+        // MAX_ATTEMPTS times per search.
+        let mut capacity: Vec<Option<Resources>> = vec![None; self.lines.len()];
+        let mut taken: Vec<Option<Resources>> = vec![None; self.lines.len()];
         for g in &demand.groups {
             let mut options: Vec<(u32, NodeId)> = Vec::new();
             for (i, ok) in g.eligible.iter().enumerate() {
-                if !ok {
+                if !ok || i >= self.lines.len() {
                     continue;
                 }
                 let n = NodeId::from_idx(i);
-                let cap = capacity.entry(n).or_insert_with(|| self.capacity(n, t, end));
-                let left = match taken.get(&n) {
-                    Some(used) => cap.minus(used),
-                    None => cap.clone(),
+                let cap = capacity[i].get_or_insert_with(|| self.capacity(n, t, end));
+                let copies = match &taken[i] {
+                    Some(used) => g.request.copies_in(&cap.minus(used)),
+                    None => g.request.copies_in(cap),
                 };
-                let copies = g.request.copies_in(&left);
                 if copies > 0 {
                     options.push((copies, n));
                 }
@@ -353,7 +363,9 @@ impl Timeline {
                     break;
                 }
                 let k = copies.min(need);
-                taken.entry(n).or_default().add(&g.request.scaled(i64::from(k)));
+                taken[n.idx()]
+                    .get_or_insert_with(Resources::new)
+                    .add(&g.request.scaled(i64::from(k)));
                 need -= k;
             }
             if need > 0 {
@@ -363,7 +375,11 @@ impl Timeline {
         Some(Slot {
             start: t,
             end,
-            nodes: taken.into_iter().collect(),
+            nodes: taken
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.map(|r| (NodeId::from_idx(i), r)))
+                .collect(),
         })
     }
 }

@@ -60,7 +60,10 @@ pub struct Pipeline {
 
 /// Arguments each action reads; others are reported once as ignored.
 const ACTION_ARGUMENTS: &[(&str, &[&str])] = &[
-    (allocate::NAME, &[STRICT_ORDER, DEFAULT_RUNTIME, ESTIMATE_DEPTH]),
+    (
+        allocate::NAME,
+        &[STRICT_ORDER, DEFAULT_RUNTIME, ESTIMATE_DEPTH, ESTIMATE_INTERVAL],
+    ),
     (backfill::NAME, &[MODE, RESERVATION_DEPTH, STARVATION_THRESHOLD]),
     (preempt::NAME, &["cooldown"]),
     (reclaim::NAME, &["cooldown"]),
@@ -72,6 +75,8 @@ pub const STRICT_ORDER: &str = "strict-order";
 pub const DEFAULT_RUNTIME: &str = "default-expected-runtime";
 /// `allocate`: pending jobs per queue that get a start estimate each cycle.
 pub const ESTIMATE_DEPTH: &str = "estimate-depth";
+/// `allocate`: least time between two passes of start estimates (a duration; 0 = every cycle).
+pub const ESTIMATE_INTERVAL: &str = "estimate-interval";
 /// `backfill`: `best-effort` (Volcano), `easy` or `conservative`.
 pub const MODE: &str = "mode";
 /// `backfill`: how many waiting jobs per queue hold a reservation in conservative mode.
@@ -145,6 +150,15 @@ fn start_policy(cfg: &SchedulerConfig, warnings: &mut Vec<ConfigWarning>) -> Res
             .map_err(|_| ConfigError::Invalid(format!("argument {ESTIMATE_DEPTH} must not be negative")))?,
         None => DEFAULT_ESTIMATE_DEPTH,
     };
+    let estimate_interval = match alloc.duration(ESTIMATE_INTERVAL)? {
+        Some(d) if d < 0 => {
+            return Err(ConfigError::Invalid(format!(
+                "argument {ESTIMATE_INTERVAL} must not be negative"
+            )));
+        }
+        Some(d) => d,
+        None => 0,
+    };
     let starvation_threshold = match fill.duration(STARVATION_THRESHOLD)? {
         Some(d) if d <= 0 => {
             return Err(ConfigError::Invalid(format!(
@@ -159,6 +173,7 @@ fn start_policy(cfg: &SchedulerConfig, warnings: &mut Vec<ConfigWarning>) -> Res
         starvation_threshold,
         default_runtime,
         estimate_depth,
+        estimate_interval,
     })
 }
 
@@ -410,12 +425,13 @@ mod tests {
     #[test]
     fn start_policy_arguments_are_read_and_checked() {
         let p = policy(
-            "actions: \"allocate, backfill\"\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: 2h, estimate-depth: 5}\n- name: backfill\n  arguments: {mode: conservative, reservation-depth: 3, starvation-threshold: 6h}\n",
+            "actions: \"allocate, backfill\"\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: 2h, estimate-depth: 5, estimate-interval: 30s}\n- name: backfill\n  arguments: {mode: conservative, reservation-depth: 3, starvation-threshold: 6h}\n",
         );
         assert!(p.strict_order, "reservations imply queue order");
         assert_eq!(p.reservations, Reservations::Conservative(3));
         assert_eq!(p.default_runtime, Some(7_200_000));
         assert_eq!(p.estimate_depth, 5);
+        assert_eq!(p.estimate_interval, 30_000);
         assert_eq!(p.starvation_threshold, Some(6 * 3_600_000));
         let p = policy(
             "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: none}\n",
@@ -433,6 +449,7 @@ mod tests {
             "actions: \"allocate, backfill\"\nconfigurations:\n- name: allocate\n  arguments: {strict-order: false}\n- name: backfill\n  arguments: {mode: easy}\n",
             "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {default-expected-runtime: soon}\n",
             "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {estimate-depth: -1}\n",
+            "actions: allocate\nconfigurations:\n- name: allocate\n  arguments: {estimate-interval: -1s}\n",
             "actions: backfill\nconfigurations:\n- name: backfill\n  arguments: {starvation-threshold: 0s}\n",
             "actions: preempt\nconfigurations:\n- name: preempt\n  arguments: {cooldown: -5m}\n",
         ] {

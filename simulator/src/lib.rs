@@ -9,6 +9,7 @@
 pub mod charts;
 pub mod default_scenario;
 pub mod html;
+pub mod index;
 pub mod metrics;
 pub mod report;
 pub mod scenario;

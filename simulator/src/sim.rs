@@ -15,10 +15,12 @@
 //! a node are nominated to it until they are bound.
 //! A periodic cycle that could change nothing (no event since a cycle that decided nothing) is
 //! skipped: the engine is deterministic, so it would decide nothing again. Results are the same as
-//! running every period, only faster.
+//! running every period, only faster. With an `estimate-interval`, a cycle that skipped its start
+//! estimates is followed by one that makes them once they are due, event or not; estimates never
+//! change a decision, so only they can differ from a run that cycles every period.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap};
 use std::time::Instant;
 
 use caldera_crds::labels::{SIM_RUNTIME, SIM_SUBMIT_AT};
@@ -29,6 +31,7 @@ use caldera_framework::{JobCondition, JobPhase, JobSource, Millis, QueueInfo, Re
 use caldera_plugins::Pipeline;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::index::{ByName, GroupIndex};
 use crate::scenario::{Diagnostic, Origin, Scenario};
 
 /// The scheduler name every simulated pod is treated as having: the simulator runs only Caldera.
@@ -135,10 +138,25 @@ pub struct Simulation {
     pub groups: Vec<SimGroup>,
     pod_arrived: Vec<bool>,
     group_arrived: Vec<bool>,
-    pod_index: HashMap<(String, String), usize>,
+    /// Pods that have arrived and may still matter to a decision (see [`Simulation::retire`]),
+    /// by index: the snapshot of a cycle is built from these, not from the whole history.
+    live_pods: BTreeSet<usize>,
+    /// Groups that have arrived and may still matter to a decision.
+    live_groups: BTreeSet<usize>,
+    /// Per group, how many of the pods naming it have not finished (or not arrived).
+    unfinished: Vec<usize>,
+    /// The pods naming each group.
+    members: Vec<Vec<usize>>,
+    /// Groups that held a reservation after the last cycle.
+    reserved_groups: Vec<usize>,
+    /// When the last cycle that made start estimates ran (`estimate-interval`).
+    last_estimates: Option<Millis>,
+    /// A cycle since then made none: one is due once the interval has passed, event or not.
+    estimates_owed: bool,
+    pod_index: ByName<usize>,
     /// The PodGroup (index into `groups`) each pod names, if it exists.
     pod_group: Vec<Option<usize>>,
-    group_index: HashMap<(JobSource, String, String), usize>,
+    group_index: GroupIndex,
     events: BinaryHeap<Reverse<(Millis, u64, Event)>>,
     seq: u64,
     /// Problems in the input.
@@ -285,11 +303,10 @@ impl Simulation {
             let res = convert::native_group(pg, &mut names, 0);
             add_group(o, &pg.metadata, res, JobSource::Native, &mut diagnostics);
         }
-        let group_index: HashMap<(JobSource, String, String), usize> = groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| ((g.record.source, g.record.namespace.clone(), g.record.name.clone()), i))
-            .collect();
+        let mut group_index = GroupIndex::default();
+        for (i, g) in groups.iter().enumerate() {
+            group_index.insert(g.record.source, &g.record.namespace, &g.record.name, i);
+        }
 
         let mut sim_pods = Vec::new();
         for (o, p) in &pods {
@@ -321,12 +338,11 @@ impl Simulation {
                 Err(e) => diagnostics.push(report(o, &e)),
             }
         }
-        let pod_index = sim_pods
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ((p.record.namespace.clone(), p.record.name.clone()), i))
-            .collect();
-        let pod_group = sim_pods
+        let mut pod_index = ByName::default();
+        for (i, p) in sim_pods.iter().enumerate() {
+            pod_index.insert(&p.record.namespace, &p.record.name, i);
+        }
+        let pod_group: Vec<Option<usize>> = sim_pods
             .iter()
             .map(|p| {
                 let (source, name) = match p.record.group.as_ref()? {
@@ -334,11 +350,16 @@ impl Simulation {
                     GroupRef::Coscheduling(n) => (JobSource::Coscheduling, n),
                     GroupRef::Native(n) => (JobSource::Native, n),
                 };
-                group_index
-                    .get(&(source, p.record.namespace.clone(), name.clone()))
-                    .copied()
+                group_index.get(source, &p.record.namespace, name)
             })
             .collect();
+        let mut members = vec![Vec::new(); groups.len()];
+        for (i, g) in pod_group.iter().enumerate() {
+            if let Some(g) = *g {
+                members[g].push(i);
+            }
+        }
+        let unfinished = members.iter().map(Vec::len).collect();
         let gpu_capacity_milli = node_records.iter().map(|n| gpu_milli(&n.allocatable, &names)).sum();
 
         let mut sim = Simulation {
@@ -348,6 +369,13 @@ impl Simulation {
             priority_classes: pcs,
             pod_arrived: vec![false; sim_pods.len()],
             group_arrived: vec![false; groups.len()],
+            live_pods: BTreeSet::new(),
+            live_groups: BTreeSet::new(),
+            unfinished,
+            members,
+            reserved_groups: Vec::new(),
+            last_estimates: None,
+            estimates_owed: false,
             pods: sim_pods,
             groups,
             pod_index,
@@ -393,13 +421,21 @@ impl Simulation {
         match e {
             Event::PodArrives(i) => {
                 self.pod_arrived[i] = true;
+                self.live_pods.insert(i);
+                if self.finished(i) {
+                    self.count_finished(i);
+                }
                 // A pod created with spec.nodeName is bound by the API server, not by a scheduler.
                 if let Some(node) = self.pods[i].record.node_name.clone() {
                     self.bind(i, node);
                 }
             }
-            Event::GroupArrives(i) => self.group_arrived[i] = true,
+            Event::GroupArrives(i) => {
+                self.group_arrived[i] = true;
+                self.live_groups.insert(i);
+            }
             Event::PodFinishes(i, incarnation) => {
+                let was_finished = self.finished(i);
                 let p = &mut self.pods[i];
                 if p.placements.len() != incarnation + 1 {
                     return;
@@ -409,7 +445,52 @@ impl Simulation {
                     last.ended_at = Some(self.now);
                     last.end = Some("finished");
                 }
+                if !was_finished {
+                    self.count_finished(i);
+                }
             }
+        }
+    }
+
+    /// Whether pod `i` has arrived and ended for good (its phase is final).
+    fn finished(&self, i: usize) -> bool {
+        self.pod_arrived[i] && matches!(self.pods[i].record.phase, PodPhase::Succeeded | PodPhase::Failed)
+    }
+
+    fn count_finished(&mut self, i: usize) {
+        if let Some(g) = self.pod_group[i] {
+            self.unfinished[g] = self.unfinished[g].saturating_sub(1);
+        }
+    }
+
+    /// Whether group `g` can change no decision any more: Completed, and every pod naming it has
+    /// arrived and finished. That is final: nothing brings such a group or its pods back.
+    fn group_retired(&self, g: usize) -> bool {
+        self.groups[g].record.phase == JobPhase::Completed && self.unfinished[g] == 0
+    }
+
+    /// Leaves out of the live sets the groups and pods that can change no decision any more
+    /// (they hold nothing and their phase is final), so the snapshot holds the live cluster, not
+    /// the whole history, and a long trace stays linear. A Completed group with a pod still to
+    /// come or pending stays in, or that pod would be judged without its group.
+    fn retire(&mut self) {
+        let retired: Vec<usize> = self
+            .live_groups
+            .iter()
+            .copied()
+            .filter(|&g| self.group_retired(g))
+            .collect();
+        for g in retired {
+            self.live_groups.remove(&g);
+        }
+        let gone: Vec<usize> = self
+            .live_pods
+            .iter()
+            .copied()
+            .filter(|&i| self.finished(i) && self.pod_group[i].is_none_or(|g| self.group_retired(g)))
+            .collect();
+        for i in gone {
+            self.live_pods.remove(&i);
         }
     }
 
@@ -466,13 +547,12 @@ impl Simulation {
         let mut hit: Vec<usize> = Vec::new();
         for e in &outcome.evictions {
             let t = snap.task(e.task);
-            let Some(&i) = self.pod_index.get(&(t.namespace.clone(), t.name.clone())) else {
+            let Some(&i) = self.pod_index.get(&t.namespace, &t.name) else {
                 continue;
             };
             self.evict(i, e.action);
             let victim = snap.job(t.job);
-            let key = (victim.source, victim.namespace.clone(), victim.name.clone());
-            if let Some(&gi) = self.group_index.get(&key) {
+            if let Some(gi) = self.group_index.get(victim.source, &victim.namespace, &victim.name) {
                 self.groups[gi].record.preempted = Some(caldera_framework::Preempted {
                     at: self.now,
                     by: snap.job(e.by).key(),
@@ -483,11 +563,7 @@ impl Simulation {
         hit.sort_unstable();
         hit.dedup();
         for gi in hit {
-            let name = format!("{}/{}", self.groups[gi].record.namespace, self.groups[gi].record.name);
-            let members: Vec<usize> = (0..self.pods.len())
-                .filter(|&i| self.pods[i].podgroup.as_deref() == Some(name.as_str()))
-                .collect();
-            let running: Vec<usize> = members.iter().copied().filter(|&i| self.running(i)).collect();
+            let running: Vec<usize> = self.members[gi].iter().copied().filter(|&i| self.running(i)).collect();
             if (running.len() as u64) < u64::from(self.groups[gi].record.min_member) {
                 for i in running {
                     self.evict(i, "restart");
@@ -500,6 +576,12 @@ impl Simulation {
     fn cycle(&mut self, pipeline: &Pipeline) -> bool {
         let mut b = SnapshotBuilder::with_resources(self.names.clone());
         b.period(self.period);
+        let estimates = pipeline.policy().estimates_due(self.now, self.last_estimates);
+        if estimates {
+            self.last_estimates = Some(self.now);
+        }
+        self.estimates_owed = !estimates;
+        b.skip_estimates(!estimates);
         for n in &self.nodes {
             b.node(n.clone());
         }
@@ -509,36 +591,12 @@ impl Simulation {
         for pc in &self.priority_classes {
             b.priority_class(pc.clone());
         }
-        // A PodGroup that is Completed and all of whose pods have arrived and finished, its pods,
-        // and finished pods of no PodGroup can change no decision any more (they hold nothing and
-        // their phase is final), so they are left out: the snapshot holds the live cluster, not
-        // the whole history, and a long trace stays linear. A Completed group with a pod still to
-        // come or pending stays in, or that pod would be judged without its group.
-        let finished = |i: usize| {
-            self.pod_arrived[i] && matches!(self.pods[i].record.phase, PodPhase::Succeeded | PodPhase::Failed)
-        };
-        let mut retired: Vec<bool> = self
-            .groups
-            .iter()
-            .map(|g| g.record.phase == JobPhase::Completed)
-            .collect();
-        for (i, g) in self.pod_group.iter().enumerate() {
-            if let Some(g) = *g
-                && !finished(i)
-            {
-                retired[g] = false;
-            }
+        self.retire();
+        for &g in &self.live_groups {
+            b.group(self.groups[g].record.clone());
         }
-        for (k, g) in self.groups.iter().enumerate() {
-            if self.group_arrived[k] && !retired[k] {
-                b.group(g.record.clone());
-            }
-        }
-        for (i, p) in self.pods.iter().enumerate() {
-            let gone = finished(i) && self.pod_group[i].is_none_or(|g| retired[g]);
-            if self.pod_arrived[i] && !gone {
-                b.pod(p.record.clone());
-            }
+        for &i in &self.live_pods {
+            b.pod(self.pods[i].record.clone());
         }
         let snap = b.build(self.now);
         let started = Instant::now();
@@ -550,36 +608,33 @@ impl Simulation {
         self.apply_evictions(&snap, &outcome);
         for p in &outcome.pipelined {
             let t = snap.task(p.task);
-            if let Some(&i) = self.pod_index.get(&(t.namespace.clone(), t.name.clone())) {
-                let node = Some(snap.node(p.node).name.clone());
-                progress |= self.pods[i].record.nominated_node != node;
-                self.pods[i].record.nominated_node = node;
+            if let Some(&i) = self.pod_index.get(&t.namespace, &t.name) {
+                let node = snap.node(p.node).name.as_str();
+                if self.pods[i].record.nominated_node.as_deref() != Some(node) {
+                    progress = true;
+                    self.pods[i].record.nominated_node = Some(node.to_string());
+                }
             }
         }
         for t in &outcome.dropped_nominations {
             let t = snap.task(*t);
-            if let Some(&i) = self.pod_index.get(&(t.namespace.clone(), t.name.clone())) {
+            if let Some(&i) = self.pod_index.get(&t.namespace, &t.name) {
                 self.pods[i].record.nominated_node = None;
             }
         }
         for (j, at) in &outcome.estimated_starts {
             let job = snap.job(*j);
-            if let Some(&gi) = self
-                .group_index
-                .get(&(job.source, job.namespace.clone(), job.name.clone()))
-            {
+            if let Some(gi) = self.group_index.get(job.source, &job.namespace, &job.name) {
                 self.groups[gi].estimated_start.get_or_insert(*at);
             }
         }
-        for g in &mut self.groups {
-            g.record.reserved = None;
+        for gi in std::mem::take(&mut self.reserved_groups) {
+            self.groups[gi].record.reserved = None;
         }
         for (j, slot) in &outcome.reservations {
             let job = snap.job(*j);
-            if let Some(&gi) = self
-                .group_index
-                .get(&(job.source, job.namespace.clone(), job.name.clone()))
-            {
+            if let Some(gi) = self.group_index.get(job.source, &job.namespace, &job.name) {
+                self.reserved_groups.push(gi);
                 self.groups[gi].reserved_start.get_or_insert(slot.start);
                 self.groups[gi].record.reserved = Some(caldera_framework::snapshot::ReservationRecord::of(&snap, slot));
             }
@@ -587,7 +642,7 @@ impl Simulation {
         for bind in &outcome.binds {
             let t = snap.task(bind.task);
             let node = snap.node(bind.node).name.clone();
-            let Some(&i) = self.pod_index.get(&(t.namespace.clone(), t.name.clone())) else {
+            let Some(&i) = self.pod_index.get(&t.namespace, &t.name) else {
                 continue;
             };
             self.bind(i, node);
@@ -596,12 +651,13 @@ impl Simulation {
             let job = snap.job(*j);
             for &t in &job.tasks {
                 let task = snap.task(t);
-                if let Some(&i) = self.pod_index.get(&(task.namespace.clone(), task.name.clone())) {
+                if let Some(&i) = self.pod_index.get(&task.namespace, &task.name)
+                    && self.pods[i].queue != job.queue_name
+                {
                     self.pods[i].queue = job.queue_name.clone();
                 }
             }
-            let key = (job.source, job.namespace.clone(), job.name.clone());
-            let Some(&gi) = self.group_index.get(&key) else {
+            let Some(gi) = self.group_index.get(job.source, &job.namespace, &job.name) else {
                 continue;
             };
             let g = &mut self.groups[gi];
@@ -618,7 +674,10 @@ impl Simulation {
                 _ => {}
             }
             match &status.condition {
-                Some(JobCondition::Unschedulable { message, .. }) => g.reason = Some(message.clone()),
+                Some(JobCondition::Unschedulable { message, .. }) if g.reason.as_ref() != Some(message) => {
+                    g.reason = Some(message.clone());
+                }
+                Some(JobCondition::Unschedulable { .. }) => {}
                 Some(JobCondition::Scheduled) => g.reason = None,
                 None => {}
             }
@@ -633,12 +692,17 @@ impl Simulation {
         let mut next_periodic: Millis = 0;
         loop {
             let next_event = self.events.peek().map(|Reverse((t, _, _))| *t);
-            let next = match (next_event, dirty) {
-                (Some(e), true) => e.min(next_periodic),
-                (Some(e), false) => e,
-                (None, true) => next_periodic,
-                (None, false) => break,
-            };
+            // A cycle that skipped its start estimates (`estimate-interval`) is followed by one
+            // that makes them once they are due, even if nothing happens in between.
+            let owed = self
+                .last_estimates
+                .filter(|_| self.estimates_owed)
+                .map(|l| l.saturating_add(pipeline.policy().estimate_interval).max(next_periodic));
+            let next = [next_event, dirty.then_some(next_periodic), owed]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next else { break };
             if opts.until.is_some_and(|u| next > u) {
                 break;
             }

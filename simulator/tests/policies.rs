@@ -161,6 +161,45 @@ fn fifo_starts_jobs_in_submission_order_and_easy_backfills_around_the_head() {
     assert_eq!(big.estimated_start, Some(100.0));
 }
 
+#[test]
+fn start_estimates_are_made_at_most_once_per_estimate_interval() {
+    // One node of 8 GPUs. `a` holds it 0–50 s; `b` waits 10–50 s; `c` waits from 55 s until `b`
+    // ends at 150 s. Every cycle estimates `b` at 10 s; with a 60 s interval, the pass after the
+    // one at 0 s is due at 60 s, when `b` already runs, and it estimates `c` though no event
+    // happens then.
+    let mut y = node("n1", 8);
+    y += &gang("a", 1, 1, 8, 0, 50, None);
+    y += &gang("b", 1, 1, 8, 10, 100, None);
+    y += &gang("c", 1, 1, 8, 55, 10, None);
+    let estimate = |r: &ReportJson, n: &str| {
+        r.podgroups
+            .iter()
+            .find(|g| g.name == format!("default/{n}"))
+            .and_then(|g| g.estimated_start)
+    };
+    let with_interval = |d: &str| {
+        let policy = FIFO.replace("estimate-interval: 30s", &format!("estimate-interval: {d}"));
+        assert_ne!(policy, FIFO, "the FIFO policy file sets estimate-interval");
+        policy
+    };
+    let every = run_with(&y, Some(&with_interval("0s")));
+    assert_eq!(
+        (estimate(&every, "b"), estimate(&every, "c")),
+        (Some(50.0), Some(150.0))
+    );
+    let sparse = run_with(&y, Some(&with_interval("60s")));
+    assert_eq!((estimate(&sparse, "b"), estimate(&sparse, "c")), (None, Some(150.0)));
+    let start = |r: &ReportJson, n: &str| {
+        r.podgroups
+            .iter()
+            .find(|g| g.name == format!("default/{n}"))
+            .and_then(|g| g.started_at)
+    };
+    for n in ["a", "b", "c"] {
+        assert_eq!(start(&every, n), start(&sparse, n), "{n}: estimates change no decision");
+    }
+}
+
 /// A random single-queue workload with exact expected run times: 2–4 nodes of 8 GPUs, 4–16 gangs
 /// of 1–4 pods of 1, 2, 4 or 8 GPUs, submitted over 10 minutes, each running 1–10 minutes.
 fn workload(seed: u64) -> String {

@@ -105,6 +105,8 @@ pub struct Scheduler {
     /// The start estimate last written per PodGroup (annotation and condition message); `None`
     /// once the annotation was removed.
     estimates: BTreeMap<(Kind, Key), Option<i64>>,
+    /// When the last cycle that made start estimates ran (`estimate-interval`).
+    last_estimates: Option<i64>,
 }
 
 impl Scheduler {
@@ -138,6 +140,7 @@ impl Scheduler {
             group_messages: BTreeMap::new(),
             bind_failures: BTreeMap::new(),
             estimates: BTreeMap::new(),
+            last_estimates: None,
         }
     }
 
@@ -248,7 +251,11 @@ impl Scheduler {
                 "placements never confirmed by the API were dropped; those pods will be scheduled again"
             );
         }
-        let snap = self.snapshot();
+        let mut snap = self.snapshot();
+        snap.estimates_due = pipeline.policy().estimates_due(now, self.last_estimates);
+        if snap.estimates_due {
+            self.last_estimates = Some(now);
+        }
         let metrics = self.metrics.clone();
         let (snap, outcome) = tokio::task::block_in_place(|| {
             let mut ssn = pipeline.open(snap);
@@ -503,7 +510,20 @@ impl Scheduler {
                 let wkey = (kind, gkey.clone());
                 reported.insert(wkey.clone());
                 let waiting = matches!(st.phase, JobPhase::Pending | JobPhase::Inqueue);
-                let fresh = outcome.estimated_starts.get(j).copied().filter(|_| waiting);
+                // Between two estimate passes (`estimate-interval`) a waiting gang keeps the estimate
+                // it was shown; one that holds a reservation has its start in the outcome anyway.
+                let fresh = outcome
+                    .estimated_starts
+                    .get(j)
+                    .copied()
+                    .or_else(|| {
+                        if snap.estimates_due {
+                            None
+                        } else {
+                            self.estimates.get(&wkey).copied().flatten()
+                        }
+                    })
+                    .filter(|_| waiting);
                 let annotated = match self.store.get(kind, &gkey) {
                     Some(Entry::Group(g)) => g.estimated_start.clone(),
                     _ => None,
