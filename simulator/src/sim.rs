@@ -16,8 +16,10 @@
 //! A periodic cycle that could change nothing (no event since a cycle that decided nothing) is
 //! skipped: the engine is deterministic, so it would decide nothing again. Results are the same as
 //! running every period, only faster. With an `estimate-interval`, a cycle that skipped its start
-//! estimates is followed by one that makes them once they are due, event or not; estimates never
-//! change a decision, so only they can differ from a run that cycles every period.
+//! estimates is followed by one that makes them once they are due, event or not: a cycle a
+//! scheduler running every period would have too. Estimates change no decision of the cycle that
+//! makes them, but the added cycle itself may decide something when pods overran their expected
+//! run times (they count as ending at the next cycle, whenever that is).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
