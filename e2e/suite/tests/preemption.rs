@@ -308,13 +308,18 @@ async fn easy_backfill_starts_a_short_job_while_the_reservation_of_a_big_one_hol
         ],
     )
     .await;
-    let mut pods: Vec<PodBuilder> = big
+    // big's pods exist before the others: were `long` created first, a cycle could see big short
+    // of a pod (no reservation yet, so nothing to protect) and rightly start `long`.
+    let big_pods: Vec<PodBuilder> = big
         .iter()
         .map(|n| gang_pod(n, "big", 8, None).complete_after("5s"))
         .collect();
-    pods.push(runtime(gang_pod("short-0", "short", 8, None), "5s"));
-    pods.push(gang_pod("long-0", "long", 8, None).annotation("caldera.dev/expected-runtime", "10m"));
-    create_pods(&client, &pods).await.expect("pods");
+    create_pods(&client, &big_pods).await.expect("big's pods");
+    let others = [
+        runtime(gang_pod("short-0", "short", 8, None), "5s"),
+        gang_pod("long-0", "long", 8, None).annotation("caldera.dev/expected-runtime", "10m"),
+    ];
+    create_pods(&client, &others).await.expect("short and long");
 
     wait_all_bound(&client, &["short-0".to_string()], WAIT)
         .await
