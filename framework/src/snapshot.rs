@@ -27,8 +27,10 @@ pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 /// default period).
 pub const DEFAULT_PERIOD: Millis = 1000;
 
-/// What makes two tasks equivalent: their constraints, and their namespace and labels when those matter.
-type ClassKey = (Arc<TaskSpec>, Option<(String, Arc<Labels>)>);
+/// What makes two tasks equivalent: their constraints, and their namespace and labels when those
+/// matter. Specs and label sets are interned while building, so their addresses stand for their
+/// contents and the key hashes in constant time.
+type ClassKey = (usize, Option<(String, usize)>);
 
 /// An equivalence class of tasks.
 #[derive(Clone, Debug)]
@@ -356,12 +358,16 @@ pub fn has_task_topology(annotations: &Labels) -> bool {
 }
 
 /// Assembles a [`Snapshot`] from records in any order.
+///
+/// Pods, by far the most numerous records, may be lent rather than given
+/// ([`SnapshotBuilder::pod_ref`]): a driver that keeps its records between cycles then pays for
+/// no copy of a record, only for the fields the snapshot keeps.
 #[derive(Debug, Default)]
-pub struct SnapshotBuilder {
+pub struct SnapshotBuilder<'a> {
     /// The resource name table records' [`Resources`] were interned in.
     pub resources: ResourceNames,
     nodes: Vec<NodeRecord>,
-    pods: Vec<PodRecord>,
+    pods: Vec<Held<'a, PodRecord>>,
     groups: Vec<GroupRecord>,
     queues: Vec<QueueInfo>,
     priority_classes: Vec<PriorityClassRecord>,
@@ -370,7 +376,24 @@ pub struct SnapshotBuilder {
     skip_estimates: bool,
 }
 
-impl SnapshotBuilder {
+/// A record given to the builder or lent to it; boxed when given, so sorting moves no record.
+#[derive(Debug)]
+enum Held<'a, T> {
+    Given(Box<T>),
+    Lent(&'a T),
+}
+
+impl<T> std::ops::Deref for Held<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Held::Given(b) => b,
+            Held::Lent(r) => r,
+        }
+    }
+}
+
+impl<'a> SnapshotBuilder<'a> {
     /// A builder with an empty resource table.
     pub fn new() -> Self {
         Self::default()
@@ -389,7 +412,12 @@ impl SnapshotBuilder {
     }
     /// Adds a pod.
     pub fn pod(&mut self, p: PodRecord) -> &mut Self {
-        self.pods.push(p);
+        self.pods.push(Held::Given(Box::new(p)));
+        self
+    }
+    /// Adds a pod the caller keeps (read while building, never copied whole).
+    pub fn pod_ref(&mut self, p: &'a PodRecord) -> &mut Self {
+        self.pods.push(Held::Lent(p));
         self
     }
     /// Adds a PodGroup.
@@ -456,8 +484,7 @@ impl SnapshotBuilder {
             .collect();
         let default_queue = queue_ids.get(DEFAULT_QUEUE).copied().unwrap_or(QueueId(0));
 
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        nodes.dedup_by(|a, b| a.name == b.name);
+        sort_unique(&mut nodes, |a, b| a.name.cmp(&b.name));
         let node_ids: HashMap<String, NodeId> = nodes
             .iter()
             .enumerate()
@@ -480,8 +507,9 @@ impl SnapshotBuilder {
 
         // Jobs from PodGroups, then placeholders for pods whose group is missing, standalone pods
         // and one job holding every foreign pod.
-        groups.sort_by(|a, b| (&a.namespace, &a.name, a.source).cmp(&(&b.namespace, &b.name, b.source)));
-        groups.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name && a.source == b.source);
+        sort_unique(&mut groups, |a, b| {
+            (&a.namespace, &a.name, a.source).cmp(&(&b.namespace, &b.name, b.source))
+        });
         let mut jobs: Vec<JobInfo> = Vec::with_capacity(groups.len() + 1);
         for g in groups {
             let (queue, mut problem) = match queue_ids.get(if g.queue.is_empty() { DEFAULT_QUEUE } else { &g.queue }) {
@@ -551,15 +579,23 @@ impl SnapshotBuilder {
             .map(|(i, j)| ((j.source, j.namespace.clone(), j.name.clone()), i))
             .collect();
 
-        pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        pods.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
+        sort_unique(&mut pods, |a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         // Pods of other schedulers matter only while they hold a node.
         pods.retain(|p| {
             p.ours || (p.node_name.is_some() && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed))
         });
 
         let mut pod_job: Vec<usize> = Vec::with_capacity(pods.len());
+        // Pods come sorted by name, so a gang's pods mostly follow one another: the job of the
+        // previous pod is tried before building a key to look up.
+        let mut previous: Option<usize> = None;
         for p in &pods {
+            if let Some(i) = previous
+                && joins(&jobs[i], p)
+            {
+                pod_job.push(i);
+                continue;
+            }
             let key = match (&p.group, p.ours) {
                 (_, false) => (JobSource::Foreign, String::new(), "foreign-pods".to_string()),
                 (Some(g), true) => (g.source(), p.namespace.clone(), g.name().to_string()),
@@ -617,6 +653,7 @@ impl SnapshotBuilder {
                 }
             };
             pod_job.push(idx);
+            previous = Some(idx);
         }
 
         // Deterministic job ids.
@@ -662,8 +699,8 @@ impl SnapshotBuilder {
             })
             .collect();
 
-        let mut spec_ids: HashMap<Arc<TaskSpec>, Arc<TaskSpec>> = HashMap::new();
-        let mut label_ids: HashMap<Labels, Arc<Labels>> = HashMap::new();
+        let mut specs: Interner<TaskSpec> = Interner::default();
+        let mut label_sets: Interner<Labels> = Interner::default();
         let mut class_ids: HashMap<ClassKey, ClassId> = HashMap::new();
         let mut classes: Vec<ClassInfo> = Vec::new();
 
@@ -672,24 +709,24 @@ impl SnapshotBuilder {
         for (pi, &old_job) in pod_job.iter().enumerate() {
             by_job[new_id[old_job]].push(pi);
         }
-        let mut pod_slots: Vec<Option<PodRecord>> = pods.into_iter().map(Some).collect();
-        let mut tasks: Vec<TaskInfo> = Vec::with_capacity(pod_slots.len());
+        let mut tasks: Vec<TaskInfo> = Vec::with_capacity(pods.len());
         for (ji, members) in by_job.iter().enumerate() {
             for &pi in members {
-                let Some(p) = pod_slots[pi].take() else { continue };
-                let spec = Arc::new(p.spec);
-                let spec = spec_ids.entry(spec.clone()).or_insert(spec).clone();
-                let labels = label_ids
-                    .entry(p.labels.clone())
-                    .or_insert_with(|| Arc::new(p.labels))
-                    .clone();
+                let p: &PodRecord = &pods[pi];
+                let spec = specs.intern(&p.spec);
+                let labels = label_sets.intern(&p.labels);
                 // Labels decide placement when some pod repels by label; the namespace and labels
                 // also matter to the pod's own affinity terms (an empty namespace list means its
                 // own namespace).
                 let own_terms = spec.has_pod_terms();
                 let class_key_labels =
                     (anti_affinity_anywhere || own_terms).then(|| (p.namespace.clone(), labels.clone()));
-                let key = (spec.clone(), class_key_labels.clone());
+                let key = (
+                    Arc::as_ptr(&spec) as usize,
+                    class_key_labels
+                        .as_ref()
+                        .map(|(ns, l)| (ns.clone(), Arc::as_ptr(l) as usize)),
+                );
                 let class = *class_ids.entry(key).or_insert_with(|| {
                     // Required affinity is cross-node even by hostname: whether a matching pod
                     // exists anywhere decides where the first of a self-affine gang may go.
@@ -744,11 +781,11 @@ impl SnapshotBuilder {
                 let id = TaskId::from_idx(tasks.len());
                 jobs[ji].tasks.push(id);
                 tasks.push(TaskInfo {
-                    uid: p.uid,
-                    namespace: p.namespace,
-                    name: p.name,
+                    uid: p.uid.clone(),
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone(),
                     job: JobId::from_idx(ji),
-                    role: p.role,
+                    role: p.role.clone(),
                     priority,
                     created: p.created,
                     started: p.started,
@@ -822,11 +859,134 @@ impl SnapshotBuilder {
     }
 }
 
+/// Sorts records by `cmp` and drops all but the first of equal ones. A driver that keeps its
+/// records in an ordered map hands them over already strictly in order, which one pass confirms.
+/// Large records are sorted by index and then moved once each, since a sort by value moves every
+/// record many times over.
+fn sort_unique<T>(records: &mut Vec<T>, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    use std::cmp::Ordering::Less;
+    if records.is_sorted_by(|a, b| cmp(a, b) == Less) {
+        return;
+    }
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by(|&a, &b| cmp(&records[a], &records[b]));
+    order.dedup_by(|a, b| cmp(&records[*a], &records[*b]).is_eq());
+    let mut slots: Vec<Option<T>> = std::mem::take(records).into_iter().map(Some).collect();
+    records.extend(order.into_iter().filter_map(|i| slots[i].take()));
+}
+
+/// Whether pod `p` belongs to `job`, a job made from a PodGroup or a pod before it.
+fn joins(job: &JobInfo, p: &PodRecord) -> bool {
+    match (&p.group, p.ours) {
+        (_, false) => job.source == JobSource::Foreign,
+        (Some(g), true) => job.source == g.source() && job.namespace == p.namespace && job.name == g.name(),
+        (None, true) => false,
+    }
+}
+
+/// Shares equal values (pod specs, label sets) among the tasks of a snapshot. The value of the
+/// previous call is compared first: pods sorted by name come in runs of equal specs, and
+/// comparing is cheaper than hashing.
+struct Interner<T> {
+    known: HashMap<Arc<T>, ()>,
+    last: Option<Arc<T>>,
+}
+
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Interner {
+            known: HashMap::new(),
+            last: None,
+        }
+    }
+}
+
+impl<T: Eq + std::hash::Hash + Clone> Interner<T> {
+    fn intern(&mut self, value: &T) -> Arc<T> {
+        if let Some(last) = &self.last
+            && **last == *value
+        {
+            return last.clone();
+        }
+        let shared = match self.known.get_key_value(value) {
+            Some((k, ())) => k.clone(),
+            None => {
+                let k = Arc::new(value.clone());
+                self.known.insert(k.clone(), ());
+                k
+            }
+        };
+        self.last = Some(shared.clone());
+        shared
+    }
+}
+
 fn api_name(source: JobSource) -> &'static str {
     match source {
         JobSource::Volcano => "scheduling.volcano.sh/v1beta1",
         JobSource::Coscheduling => "scheduling.x-k8s.io/v1alpha1",
         JobSource::Native => "scheduling.k8s.io/v1beta1",
         JobSource::Standalone | JobSource::Foreign => "none",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_unique_sorts_and_keeps_the_first_of_equal_records() {
+        let mut v = vec![(3, 'a'), (1, 'b'), (3, 'c'), (2, 'd'), (1, 'e')];
+        sort_unique(&mut v, |x, y| x.0.cmp(&y.0));
+        assert_eq!(v, vec![(1, 'b'), (2, 'd'), (3, 'a')]);
+        // Already strictly in order: left as it is.
+        let mut w = vec![(1, 'x'), (2, 'y')];
+        sort_unique(&mut w, |x, y| x.0.cmp(&y.0));
+        assert_eq!(w, vec![(1, 'x'), (2, 'y')]);
+        // In order but with a duplicate: the first stays.
+        let mut d = vec![(1, 'x'), (1, 'y'), (2, 'z')];
+        sort_unique(&mut d, |x, y| x.0.cmp(&y.0));
+        assert_eq!(d, vec![(1, 'x'), (2, 'z')]);
+    }
+
+    fn pod(name: &str, group: Option<&str>, cpu: i64) -> PodRecord {
+        let mut spec = TaskSpec::default();
+        spec.request.set(crate::resource::CPU, cpu);
+        PodRecord {
+            uid: format!("uid-{name}"),
+            namespace: "ns".into(),
+            name: name.into(),
+            group: group.map(|g| GroupRef::Volcano(g.into())),
+            ours: true,
+            spec,
+            ..PodRecord::default()
+        }
+    }
+
+    #[test]
+    fn lent_pods_give_the_same_snapshot_as_given_ones_and_share_equal_specs() {
+        let pods = vec![
+            pod("b-1", Some("b"), 1000),
+            pod("a", None, 500),
+            pod("b-0", Some("b"), 1000),
+            pod("c", None, 1000),
+        ];
+        let mut given = SnapshotBuilder::new();
+        let mut lent = SnapshotBuilder::new();
+        for p in &pods {
+            given.pod(p.clone());
+            lent.pod_ref(p);
+        }
+        let (g, l) = (given.build(0), lent.build(0));
+        assert_eq!(format!("{:?}", g.tasks), format!("{:?}", l.tasks));
+        assert_eq!(format!("{:?}", g.jobs), format!("{:?}", l.jobs));
+        let names: Vec<&str> = l.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["a", "b-0", "b-1", "c"]);
+        // The gang's two pods form one job; equal specs are one shared value and one class.
+        assert_eq!(l.tasks[1].job, l.tasks[2].job);
+        assert!(Arc::ptr_eq(&l.tasks[1].spec, &l.tasks[3].spec));
+        assert_eq!(l.tasks[1].class, l.tasks[3].class);
+        assert_ne!(l.tasks[0].class, l.tasks[1].class);
+        assert_eq!(l.classes.len(), 2);
     }
 }

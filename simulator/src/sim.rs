@@ -598,7 +598,7 @@ impl Simulation {
             b.group(self.groups[g].record.clone());
         }
         for &i in &self.live_pods {
-            b.pod(self.pods[i].record.clone());
+            b.pod_ref(&self.pods[i].record);
         }
         let snap = b.build(self.now);
         let started = Instant::now();

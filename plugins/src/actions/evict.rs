@@ -75,21 +75,62 @@ fn may_lose_pods(ssn: &Session, job: JobId, preemptor: JobId, cooldown: Millis) 
     s.job(preemptor).preempted.as_ref().is_none_or(|p| p.by != v.key())
 }
 
-/// Running pods the action may consider, cheapest first.
-fn candidates(ssn: &mut Session, j: JobId, kind: Kind, cooldown: Millis, eligible: &[bool]) -> Vec<TaskId> {
-    let s = &ssn.snap;
-    let queue = s.job(j).queue;
-    let mut out: Vec<TaskId> = Vec::new();
-    for v in s.job_ids() {
-        let job = s.job(v);
-        let same_queue = job.queue == queue;
-        let ok = match kind {
-            Kind::Preempt => same_queue,
-            Kind::Reclaim => !same_queue && s.queue(job.queue).reclaimable,
-        };
-        if !ok || !may_lose_pods(ssn, v, j, cooldown) {
-            continue;
+/// The jobs holding running pods, by queue, as the action found them. An action only ever takes
+/// pods away from running (no pod starts running within a cycle), so the index stays a superset
+/// of the running jobs while the action evicts; it saves each preemptor a walk over every job of
+/// the cluster, which on a large backlog of gangs that do not fit was most of a cycle.
+#[derive(Debug)]
+pub struct RunningJobs {
+    by_queue: Vec<Vec<JobId>>,
+}
+
+impl RunningJobs {
+    /// The index of `ssn` now.
+    pub fn of(ssn: &Session) -> Self {
+        let s = &ssn.snap;
+        let mut by_queue = vec![Vec::new(); s.queues.len()];
+        for j in s.job_ids() {
+            let job = s.job(j);
+            let running = job
+                .tasks
+                .iter()
+                .any(|t| matches!(s.task(*t).status, TaskStatus::Bound | TaskStatus::Running));
+            if running {
+                by_queue[job.queue.idx()].push(j);
+            }
         }
+        RunningJobs { by_queue }
+    }
+
+    /// Jobs of the queues `kind` may take from for a preemptor of `queue`, that may lose pods now.
+    fn victims_for(&self, ssn: &Session, j: JobId, kind: Kind, cooldown: Millis) -> Vec<JobId> {
+        let s = &ssn.snap;
+        let queue = s.job(j).queue;
+        let mut out = Vec::new();
+        for q in s.queue_ids() {
+            let ok = match kind {
+                Kind::Preempt => q == queue,
+                Kind::Reclaim => q != queue && s.queue(q).reclaimable,
+            };
+            if ok {
+                out.extend(
+                    self.by_queue[q.idx()]
+                        .iter()
+                        .copied()
+                        .filter(|v| may_lose_pods(ssn, *v, j, cooldown)),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// Running pods of `jobs` the action may consider, cheapest first.
+fn candidates(ssn: &Session, jobs: &[JobId], eligible: &[bool]) -> Vec<TaskId> {
+    let s = &ssn.snap;
+    let mut out: Vec<TaskId> = Vec::new();
+    for &v in jobs {
+        let job = s.job(v);
         for &t in &job.tasks {
             let task = s.task(t);
             let running = matches!(task.status, TaskStatus::Bound | TaskStatus::Running);
@@ -315,7 +356,7 @@ fn narrow(ssn: &Session, chosen: &[Unit], used: &BTreeSet<NodeId>) -> Vec<Unit> 
 
 /// Tries to make room for the pending job `j` by evicting; see the module documentation.
 /// Returns whether it evicted anything (and placed `j`).
-pub fn make_room(ssn: &mut Session, j: JobId, kind: Kind, cooldown: Millis) -> bool {
+pub fn make_room(ssn: &mut Session, running: &RunningJobs, j: JobId, kind: Kind, cooldown: Millis) -> bool {
     let tasks = needed_tasks(ssn, j);
     let Some(&rep) = tasks.first() else {
         return false;
@@ -328,7 +369,17 @@ pub fn make_room(ssn: &mut Session, j: JobId, kind: Kind, cooldown: Millis) -> b
     if reserved {
         ssn.unreserve(j);
     }
-    let done = evict_for(ssn, j, &tasks, rep, kind, cooldown);
+    let victim_jobs = running.victims_for(ssn, j, kind, cooldown);
+    if victim_jobs.is_empty() {
+        if reserved {
+            let now = ssn.snap.now;
+            if let Some(slot) = ssn.plan(j, &tasks, now) {
+                ssn.reserve(j, &slot, true);
+            }
+        }
+        return false;
+    }
+    let done = evict_for(ssn, j, &tasks, rep, kind, &victim_jobs);
     if reserved && !done {
         let now = ssn.snap.now;
         if let Some(slot) = ssn.plan(j, &tasks, now) {
@@ -338,14 +389,19 @@ pub fn make_room(ssn: &mut Session, j: JobId, kind: Kind, cooldown: Millis) -> b
     done
 }
 
-fn evict_for(ssn: &mut Session, j: JobId, tasks: &[TaskId], rep: TaskId, kind: Kind, cooldown: Millis) -> bool {
+fn evict_for(ssn: &mut Session, j: JobId, tasks: &[TaskId], rep: TaskId, kind: Kind, victim_jobs: &[JobId]) -> bool {
     let mut eligible = vec![false; ssn.snap.nodes.len()];
-    for &t in tasks {
+    // Pods of one class are admitted by the same nodes: one mask per class.
+    let mut classes: Vec<(caldera_framework::ClassId, TaskId)> =
+        tasks.iter().map(|t| (ssn.snap.task(*t).class, *t)).collect();
+    classes.sort_by_key(|(c, _)| *c);
+    classes.dedup_by_key(|(c, _)| *c);
+    for (_, t) in classes {
         for (e, ok) in eligible.iter_mut().zip(ssn.eligible_nodes(t)) {
             *e = *e || ok;
         }
     }
-    let candidates = candidates(ssn, j, kind, cooldown, &eligible);
+    let candidates = candidates(ssn, victim_jobs, &eligible);
     if candidates.is_empty() {
         return false;
     }

@@ -13,7 +13,7 @@
 use caldera_framework::order::{OrderedQueue, job_before, queue_before};
 use caldera_framework::{Action, Arguments, ConfigError, JobId, JobPhase, Millis, Session};
 
-use super::evict::{Kind, make_room};
+use super::evict::{Kind, RunningJobs, make_room};
 
 /// Configuration name.
 pub const NAME: &str = "preempt";
@@ -72,6 +72,7 @@ impl Action for Preempt {
 
     fn execute(&self, ssn: &mut Session) {
         let mut per_queue = preemptors(ssn);
+        let running = RunningJobs::of(ssn);
         let mut queues: Vec<_> = ssn
             .snap
             .queue_ids()
@@ -84,7 +85,7 @@ impl Action for Preempt {
         while let Some(q) = order.pop(&|a, b| queue_before(&ssn.plugins, &ssn.snap, a, b)) {
             while let Some(j) = per_queue[q.idx()].pop(&|a, b| job_before(&ssn.plugins, &ssn.snap, a, b)) {
                 if ssn.plugins.job_starving(&ssn.snap, j) {
-                    make_room(ssn, j, Kind::Preempt, self.cooldown);
+                    make_room(ssn, &running, j, Kind::Preempt, self.cooldown);
                 }
             }
         }

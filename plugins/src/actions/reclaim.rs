@@ -12,7 +12,7 @@
 use caldera_framework::order::{OrderedQueue, job_before, queue_before};
 use caldera_framework::{Action, Arguments, ConfigError, Millis, Session};
 
-use super::evict::{Kind, make_room};
+use super::evict::{Kind, RunningJobs, make_room};
 use super::preempt::{cooldown, preemptors};
 
 /// Configuration name.
@@ -40,6 +40,7 @@ impl Action for Reclaim {
 
     fn execute(&self, ssn: &mut Session) {
         let mut per_queue = preemptors(ssn);
+        let running = RunningJobs::of(ssn);
         let mut order = OrderedQueue::new();
         for q in ssn.snap.queue_ids() {
             if !per_queue[q.idx()].is_empty() {
@@ -58,7 +59,7 @@ impl Action for Reclaim {
                 && ssn.plugins.job_starving(&ssn.snap, j)
                 && ssn.plugins.preemptive(&ssn.snap, q, t)
             {
-                make_room(ssn, j, Kind::Reclaim, self.cooldown);
+                make_room(ssn, &running, j, Kind::Reclaim, self.cooldown);
             }
             if !per_queue[q.idx()].is_empty() {
                 order.push(q, &|a, b| queue_before(&ssn.plugins, &ssn.snap, a, b));

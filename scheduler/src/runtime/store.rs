@@ -413,21 +413,26 @@ impl Store {
             }
         }
         for (key, e) in self.iter(Kind::Pod) {
-            if let Entry::Pod(PodEntry::Valid(p)) = e {
-                let mut p = (**p).clone();
-                if p.node_name.is_none()
-                    && let Some(a) = self.assumed.get(key)
-                {
-                    p.node_name = Some(a.node.clone());
-                }
-                if let Some(n) = self.nominated.get(key) {
-                    p.nominated_node = Some(n.node.clone());
-                }
-                if self.evicting.contains_key(key) && p.node_name.is_some() {
-                    p.deleting = true;
-                }
-                b.pod(p);
+            let Entry::Pod(PodEntry::Valid(p)) = e else { continue };
+            let assumed = self.assumed.get(key).filter(|_| p.node_name.is_none());
+            let nominated = self.nominated.get(key);
+            let evicting = self.evicting.contains_key(key);
+            if assumed.is_none() && nominated.is_none() && !evicting {
+                // Nothing of ours to lay over it: lent as cached, not copied.
+                b.pod_ref(p);
+                continue;
             }
+            let mut p = (**p).clone();
+            if let Some(a) = assumed {
+                p.node_name = Some(a.node.clone());
+            }
+            if let Some(n) = nominated {
+                p.nominated_node = Some(n.node.clone());
+            }
+            if evicting && p.node_name.is_some() {
+                p.deleting = true;
+            }
+            b.pod(p);
         }
         if self.period > 0 {
             b.period(self.period);
