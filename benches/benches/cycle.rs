@@ -7,15 +7,16 @@
 //! environment variable `CALDERA_BENCH_CONFIG` names a configuration file to measure instead of
 //! the default pipeline.
 
+mod shared;
+
 use std::time::{Duration, Instant};
 
-use caldera_benches::{Scale, all_shapes};
+use caldera_benches::all_shapes;
 use caldera_plugins::Pipeline;
-use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
+use criterion::{BatchSize, SamplingMode, Throughput};
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let scale = if full { Scale::FULL } else { Scale(100) };
+    let scale = shared::scale();
     // CALDERA_BENCH_CONFIG names a configuration file to measure instead of the default one
     // (e.g. one of manifests/examples/policies/).
     let pipeline = match std::env::var("CALDERA_BENCH_CONFIG") {
@@ -29,12 +30,7 @@ fn main() {
             Err(e) => panic!("the default configuration does not load: {e}"),
         },
     };
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5))
-        .without_plots()
-        .configure_from_args();
+    let mut c = shared::criterion();
     let mut group = c.benchmark_group("cycle");
     group.sampling_mode(SamplingMode::Flat);
     for shape in all_shapes(scale) {

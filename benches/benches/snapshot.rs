@@ -6,12 +6,12 @@
 //! `cargo bench -p caldera-benches --bench snapshot` runs the full shapes; without `--bench` (as
 //! under `cargo test --benches`) they are scaled down 100×.
 
-use std::time::Duration;
+mod shared;
 
 use caldera::runtime::store::{Change, Entry, Kind, PodEntry, Store};
-use caldera_benches::{NOW, Scale, all_shapes};
+use caldera_benches::{NOW, all_shapes};
 use caldera_testkit::ClusterBuilder;
-use criterion::{Criterion, SamplingMode, Throughput};
+use criterion::{SamplingMode, Throughput};
 
 /// A synced store holding the shape's records, as the watches would have filled it.
 fn store_of(cluster: &ClusterBuilder) -> Store {
@@ -61,14 +61,8 @@ fn store_of(cluster: &ClusterBuilder) -> Store {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let scale = if full { Scale::FULL } else { Scale(100) };
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5))
-        .without_plots()
-        .configure_from_args();
+    let scale = shared::scale();
+    let mut c = shared::criterion();
     let mut group = c.benchmark_group("snapshot");
     group.sampling_mode(SamplingMode::Flat);
     for shape in all_shapes(scale) {
