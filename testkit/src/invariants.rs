@@ -41,8 +41,9 @@ pub fn check(before: &Snapshot, after: &Snapshot, outcome: &Outcome) -> Result<(
 }
 
 /// A gang with a topology key is placed inside one domain: this cycle's binds share one value of
-/// the key's node label, and it is the value of the gang's earlier pods (unless those already
-/// spanned several domains before Caldera saw them).
+/// the key's node label, and it is the value of the gang's earlier pods that still run after the
+/// cycle (unless those already spanned several domains before Caldera saw them). A pod this cycle
+/// evicted does not hold its gang to its domain: the gang may be placed afresh elsewhere.
 fn check_topology(before: &Snapshot, after: &Snapshot, outcome: &Outcome, v: &mut Violations) {
     use std::collections::{BTreeMap, BTreeSet};
     let mut new: BTreeMap<caldera_framework::JobId, Vec<Option<String>>> = BTreeMap::new();
@@ -65,20 +66,26 @@ fn check_topology(before: &Snapshot, after: &Snapshot, outcome: &Outcome, v: &mu
             continue;
         }
         let new_set: BTreeSet<String> = domains.into_iter().flatten().collect();
-        let old_set: BTreeSet<String> = before
-            .job(j)
-            .tasks
-            .iter()
-            .map(|t| before.task(*t))
-            .filter(|t| t.status.occupies_node() && t.status != caldera_framework::TaskStatus::Releasing)
-            .filter_map(|t| t.node.and_then(|n| before.node(n).labels.get(&key).cloned()))
-            .collect();
+        let evicted: BTreeSet<caldera_framework::TaskId> = outcome.evictions.iter().map(|e| e.task).collect();
+        let domains_of = |keep: &dyn Fn(&caldera_framework::TaskId) -> bool| -> BTreeSet<String> {
+            before
+                .job(j)
+                .tasks
+                .iter()
+                .filter(|t| keep(t))
+                .map(|t| before.task(*t))
+                .filter(|t| t.status.occupies_node() && t.status != caldera_framework::TaskStatus::Releasing)
+                .filter_map(|t| t.node.and_then(|n| before.node(n).labels.get(&key).cloned()))
+                .collect()
+        };
+        let spanned = domains_of(&|_| true).len() > 1;
+        let old_set = domains_of(&|t| !evicted.contains(t));
         if new_set.len() > 1 {
             v.push(format!(
                 "job {}: one cycle bound it across domains {new_set:?} of {key}",
                 job.key()
             ));
-        } else if old_set.len() <= 1 && old_set.union(&new_set).count() > 1 {
+        } else if !spanned && old_set.union(&new_set).count() > 1 {
             v.push(format!(
                 "job {}: bound into {new_set:?} while its pods run in {old_set:?} ({key})",
                 job.key()
