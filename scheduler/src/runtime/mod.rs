@@ -13,6 +13,7 @@ pub mod admin;
 pub mod binder;
 pub mod clock;
 pub mod cycle;
+mod firstlist;
 pub mod leader;
 pub mod lean;
 pub mod metrics;

@@ -1,8 +1,10 @@
 //! Watch tasks: one per kind, each turning API events into [`Change`]s for the scheduling loop.
 //!
-//! kube-runtime's watcher lists, then watches, resumes from the last resourceVersion and relists
-//! on 410 Gone; with backoff on errors. Objects are converted to records here, so the loop never
-//! parses quantities, and the raw object (managedFields included) is dropped at once.
+//! The first list is fetched a page ahead and followed by a plain watch ([`firstlist`]); at the
+//! first trouble kube-runtime's watcher takes over, which relists, resumes from the last
+//! resourceVersion, relists on 410 Gone, and backs off on errors. Objects are converted to records
+//! here, so the loop never parses quantities, and the raw object (managedFields included) is
+//! dropped at once.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,20 +17,21 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use caldera_crds::{coscheduling, native, volcano};
 use caldera_framework::convert;
 use caldera_framework::{JobSource, Millis, ResourceNames};
 
 use super::clock::now_millis;
+use super::firstlist;
 use super::lean::{LeanNode, LeanPod};
 use super::store::{Change, Entry, GroupEntry, Key, Kind, PodEntry, QueueEntry};
 
 /// The resource-name table shared by every converter, so all records agree on resource ids.
 pub type SharedNames = Arc<Mutex<ResourceNames>>;
 
-fn key_of<K: Resource>(o: &K) -> Key {
+pub(super) fn key_of<K: Resource>(o: &K) -> Key {
     (
         o.meta().namespace.clone().unwrap_or_default(),
         o.meta().name.clone().unwrap_or_default(),
@@ -49,10 +52,7 @@ where
         let change = match ev {
             Ok(Event::Init) => Change::Restart(kind),
             Ok(Event::InitDone) => Change::Synced(kind),
-            Ok(Event::InitApply(o) | Event::Apply(o)) => match convert(&o) {
-                Some(entry) => Change::Upsert(kind, key_of(&o), Box::new(entry)),
-                None => Change::Delete(kind, key_of(&o)),
-            },
+            Ok(Event::InitApply(o) | Event::Apply(o)) => change_of(kind, &o, &convert),
             Ok(Event::Delete(o)) => Change::Delete(kind, key_of(&o)),
             Err(e) => {
                 // The watcher retries with backoff; say so once per error.
@@ -67,17 +67,37 @@ where
     }
 }
 
-/// Objects per page of a watch's (re)list. The pages of one list are fetched one after another,
-/// and much of the API server's cost is per page: with kube-rs's default of 500, a start on 5,000
-/// nodes and 100,000 pods took over 200 round trips, and the first bind came 8.6 s after start
-/// instead of 5.9 s (docs/benchmarks.md). The price is memory while a page is decoded.
+/// The change an object brings: its entry, or its removal when it is not (or no longer) of interest.
+fn change_of<K: Resource>(kind: Kind, o: &K, convert: &impl Fn(&K) -> Converted) -> Change {
+    match convert(o) {
+        Some(entry) => Change::Upsert(kind, key_of(o), Box::new(entry)),
+        None => Change::Delete(kind, key_of(o)),
+    }
+}
+
+/// Objects per page of a watch's (re)list. Much of the API server's cost is per page: with
+/// kube-rs's default of 500, a start on 5,000 nodes and 100,000 pods took over 200 round trips,
+/// and the first bind came 8.6 s after start instead of 5.9 s (docs/benchmarks.md). The price is
+/// memory while a page is decoded (two pages, with the first list's page ahead).
 const LIST_PAGE_SIZE: u32 = 10_000;
 
-fn spawn_watch<K>(api: Api<K>, kind: Kind, tx: mpsc::Sender<Change>, convert: impl Fn(&K) -> Converted + Send + 'static)
-where
+fn spawn_watch<K>(
+    api: Api<K>,
+    kind: Kind,
+    tx: mpsc::Sender<Change>,
+    convert: impl Fn(&K) -> Converted + Send + Sync + 'static,
+) where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     tokio::spawn(async move {
+        let client = api.clone().into_client();
+        let change = |o: &K| change_of(kind, o, &convert);
+        match firstlist::list_then_watch(client, &api, kind, LIST_PAGE_SIZE, &tx, &change).await {
+            firstlist::End::LoopGone => return,
+            firstlist::End::HandOver(why) => {
+                info!(kind = kind.as_str(), %why, "kube-runtime's watcher takes over this watch (it relists)");
+            }
+        }
         let config = watcher::Config::default().page_size(LIST_PAGE_SIZE);
         let stream = watcher::watcher(api, config).default_backoff();
         pump(kind, stream, tx, convert).await;
