@@ -139,6 +139,11 @@ impl Binder {
         }
     }
 
+    /// Whether a bind is under way.
+    pub fn busy(&self) -> bool {
+        self.in_flight.busy()
+    }
+
     /// Issues the binds of one gang together.
     pub fn bind_gang(&self, gang: Option<Key>, requests: Vec<BindRequest>) {
         for req in requests {
