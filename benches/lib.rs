@@ -5,6 +5,7 @@
 //! | [`many_small_gangs`] | 5,000 CPU nodes | 3,000 | 1,000 × 3 |
 //! | [`few_huge_gangs`] | 5,000 CPU nodes | 50,000 | 10 × 5,000 |
 //! | [`mixed_fleet`] | 10,000: 70% CPU, 25% 8-GPU, 5% MIG | 100,000 | 10,000 of 20 templates |
+//! | [`stream_step`] | 5,000 CPU nodes, 5,000 pods running | 20 | none (standalone pods) |
 //!
 //! Each takes a [`Scale`] that divides every count, so tests can run the same shapes small.
 
@@ -336,7 +337,34 @@ pub fn mixed_fleet(scale: Scale, seed: u64) -> Shape {
 
 /// The three benchmark shapes.
 pub fn all_shapes(scale: Scale) -> Vec<Shape> {
-    vec![many_small_gangs(scale), few_huge_gangs(scale), mixed_fleet(scale, 42)]
+    vec![
+        many_small_gangs(scale),
+        few_huge_gangs(scale),
+        mixed_fleet(scale, 42),
+        stream_step(scale),
+    ]
+}
+
+/// (d) One cycle in the middle of a stream of plain pods, as the control-plane benchmark's
+/// `plain-5k` stream run makes about 500 of them: 5,000 CPU nodes, 5,000 standalone pods already
+/// running (one per node) and the 20 that arrived since the last cycle. Almost all of such a
+/// cycle's cost is fixed (the cluster it looks at), not the work it has to place.
+pub fn stream_step(scale: Scale) -> Shape {
+    let mut c = ClusterBuilder::new();
+    let nodes = scale.of(5_000);
+    cpu_nodes(&mut c, nodes, 32, 128);
+    let small = |p: Pod| p.cpu_m(100).mem_mi(128);
+    for i in 0..nodes {
+        c.bound_pod("bench", &format!("run-{i:05}"), &format!("cpu-{i:05}"), small);
+    }
+    for i in 0..scale.of(20) {
+        c.pod("bench", &format!("new-{i:05}"), small);
+    }
+    Shape {
+        name: "d_stream_step",
+        description: "5k CPU nodes, 5k running pods, 20 new standalone pods",
+        cluster: c,
+    }
 }
 
 #[cfg(test)]
@@ -365,6 +393,8 @@ mod tests {
             (b.nodes().len(), b.pending_pods(), b.groups().len()),
             (5_000, 50_000, 10)
         );
+        let d = stream_step(Scale::FULL).cluster;
+        assert_eq!((d.nodes().len(), d.pods().len(), d.pending_pods()), (5_000, 5_020, 20));
     }
 
     #[test]
@@ -386,7 +416,11 @@ mod tests {
     #[test]
     fn small_shapes_schedule_everything_that_fits() {
         let p = pipeline();
-        for shape in [many_small_gangs(Scale(50)), few_huge_gangs(Scale(50))] {
+        for shape in [
+            many_small_gangs(Scale(50)),
+            few_huge_gangs(Scale(50)),
+            stream_step(Scale(50)),
+        ] {
             let before = shape.snapshot();
             let (after, out) = p.run(before.clone());
             invariants::check(&before, &after, &out).unwrap_or_else(|e| panic!("{}: {e}", shape.name));
