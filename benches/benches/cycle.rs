@@ -8,6 +8,9 @@
 //! the default pipeline.
 
 mod shared;
+/// The `caldera` binary's allocator, so these figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::{Duration, Instant};
 

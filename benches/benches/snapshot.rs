@@ -7,6 +7,9 @@
 //! under `cargo test --benches`) they are scaled down 100×.
 
 mod shared;
+/// The `caldera` binary's allocator, so these figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use caldera::runtime::store::{Change, Entry, Kind, PodEntry, Store};
 use caldera_benches::{NOW, all_shapes};

@@ -19,6 +19,13 @@ use caldera_simulator::{Scenario, SimOptions, Simulation, default_scenario};
 mod evaluate_cmd;
 mod trace_cmd;
 
+/// Every cycle builds a snapshot of many small records (names, label maps, jobs, tasks) and drops
+/// it again, and every watch event is decoded into fresh strings: the scheduler's CPU is largely
+/// allocation. mimalloc does the same work in about half the time of the system allocator
+/// (`--bench snapshot`: 11.9 → 5.6 ms for a cycle's snapshot of 5,000 nodes and 5,000 pods).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Caldera: a gang scheduler for Kubernetes that explains itself. Without a subcommand it runs the
 /// scheduler (`caldera run`).
 #[derive(Parser, Debug)]
