@@ -146,8 +146,8 @@ fn count<I: Iterator>(it: I) -> u32 {
 pub struct NodeRecord {
     /// Name.
     pub name: String,
-    /// Labels.
-    pub labels: Labels,
+    /// Labels (shared with every snapshot's [`NodeInfo`]).
+    pub labels: Arc<Labels>,
     /// Taints.
     pub taints: Vec<Taint>,
     /// Cordoned.
@@ -156,8 +156,9 @@ pub struct NodeRecord {
     pub ready: bool,
     /// Allocatable resources.
     pub allocatable: Resources,
-    /// Images on the node: every name with the image's size in bytes.
-    pub images: Vec<(String, i64)>,
+    /// Images on the node: every name with the image's size in bytes (shared with every
+    /// snapshot's [`NodeInfo`]).
+    pub images: Arc<[(String, i64)]>,
 }
 
 /// A PriorityClass.
@@ -485,10 +486,30 @@ impl<'a> SnapshotBuilder<'a> {
         let default_queue = queue_ids.get(DEFAULT_QUEUE).copied().unwrap_or(QueueId(0));
 
         sort_unique(&mut nodes, |a, b| a.name.cmp(&b.name));
-        let node_ids: HashMap<String, NodeId> = nodes
+        let mut nodes: Vec<NodeInfo> = nodes
+            .into_iter()
+            .map(|n| NodeInfo {
+                name: n.name,
+                labels: n.labels,
+                taints: n.taints,
+                unschedulable: n.unschedulable,
+                ready: n.ready,
+                allocatable: n.allocatable,
+                used: Resources::new(),
+                releasing: Resources::new(),
+                pipelined: Resources::new(),
+                nominated: Resources::new(),
+                tasks: Vec::new(),
+                used_ports: Vec::new(),
+                generation: 0,
+                images: n.images,
+            })
+            .collect();
+        // Borrowed names: the map is done with before node accounting changes any node.
+        let node_ids: HashMap<&str, NodeId> = nodes
             .iter()
             .enumerate()
-            .map(|(i, n)| (n.name.clone(), NodeId::from_idx(i)))
+            .map(|(i, n)| (n.name.as_str(), NodeId::from_idx(i)))
             .collect();
 
         let pc_values: HashMap<&str, &PriorityClassRecord> =
@@ -510,7 +531,10 @@ impl<'a> SnapshotBuilder<'a> {
         sort_unique(&mut groups, |a, b| {
             (&a.namespace, &a.name, a.source).cmp(&(&b.namespace, &b.name, b.source))
         });
-        let mut jobs: Vec<JobInfo> = Vec::with_capacity(groups.len() + 1);
+        // Room for every job: one per PodGroup, one per pod of ours without a group, and the
+        // foreign pods' job (growing a vector of large records moves them all, more than once).
+        let lone_pods = pods.iter().filter(|p| p.ours && p.group.is_none()).count();
+        let mut jobs: Vec<JobInfo> = Vec::with_capacity(groups.len() + lone_pods + 1);
         for g in groups {
             let (queue, mut problem) = match queue_ids.get(if g.queue.is_empty() { DEFAULT_QUEUE } else { &g.queue }) {
                 Some(q) => (*q, None),
@@ -556,7 +580,7 @@ impl<'a> SnapshotBuilder<'a> {
                     let nodes = r
                         .nodes
                         .into_iter()
-                        .map(|(name, amount)| node_ids.get(&name).map(|n| (*n, amount)))
+                        .map(|(name, amount)| node_ids.get(name.as_str()).map(|n| (*n, amount)))
                         .collect::<Option<Vec<_>>>()?;
                     Some(crate::timeline::Slot {
                         start: r.start,
@@ -596,15 +620,20 @@ impl<'a> SnapshotBuilder<'a> {
                 pod_job.push(i);
                 continue;
             }
+            // A pod of ours without a PodGroup is a job of its own, and pods are unique by name:
+            // its job is new, so no key is built or looked up (most pods of a large cluster of
+            // plain pods are such).
             let key = match (&p.group, p.ours) {
-                (_, false) => (JobSource::Foreign, String::new(), "foreign-pods".to_string()),
-                (Some(g), true) => (g.source(), p.namespace.clone(), g.name().to_string()),
-                (None, true) => (JobSource::Standalone, p.namespace.clone(), p.name.clone()),
+                (_, false) => Some((JobSource::Foreign, String::new(), "foreign-pods".to_string())),
+                (Some(g), true) => Some((g.source(), p.namespace.clone(), g.name().to_string())),
+                (None, true) => None,
             };
-            let idx = match job_index.get(&key) {
+            let idx = match key.as_ref().and_then(|k| job_index.get(k)) {
                 Some(i) => *i,
                 None => {
-                    let (source, namespace, name) = key.clone();
+                    let (source, namespace, name) = key
+                        .clone()
+                        .unwrap_or_else(|| (JobSource::Standalone, p.namespace.clone(), p.name.clone()));
                     let problem = match &p.group {
                         Some(g) if p.ours => Some((
                             "PodGroupNotFound".to_string(),
@@ -648,7 +677,9 @@ impl<'a> SnapshotBuilder<'a> {
                         ready: 0,
                         pipelined: 0,
                     });
-                    job_index.insert(key, jobs.len() - 1);
+                    if let Some(key) = key {
+                        job_index.insert(key, jobs.len() - 1);
+                    }
                     jobs.len() - 1
                 }
             };
@@ -666,8 +697,14 @@ impl<'a> SnapshotBuilder<'a> {
         for (new, &old) in order.iter().enumerate() {
             new_id[old] = new;
         }
-        let mut slots: Vec<Option<JobInfo>> = jobs.into_iter().map(Some).collect();
-        let mut jobs: Vec<JobInfo> = order.iter().filter_map(|&old| slots[old].take()).collect();
+        // Jobs made in pod order mostly come out in id order already (a cluster of plain pods
+        // always does): they are moved only when they must be.
+        let mut jobs: Vec<JobInfo> = if order.iter().enumerate().all(|(new, &old)| new == old) {
+            jobs
+        } else {
+            let mut slots: Vec<Option<JobInfo>> = jobs.into_iter().map(Some).collect();
+            order.iter().filter_map(|&old| slots[old].take()).collect()
+        };
 
         // Labels matter for placement only if some pod carries a required anti-affinity term.
         let anti_affinity_anywhere = pods.iter().any(|p| !p.spec.pod_anti_affinity.is_empty());
@@ -678,26 +715,6 @@ impl<'a> SnapshotBuilder<'a> {
                 .iter()
                 .any(|t| t.topology_key != HOSTNAME_LABEL)
         });
-
-        let mut nodes: Vec<NodeInfo> = nodes
-            .into_iter()
-            .map(|n| NodeInfo {
-                name: n.name,
-                labels: n.labels,
-                taints: n.taints,
-                unschedulable: n.unschedulable,
-                ready: n.ready,
-                allocatable: n.allocatable,
-                used: Resources::new(),
-                releasing: Resources::new(),
-                pipelined: Resources::new(),
-                nominated: Resources::new(),
-                tasks: Vec::new(),
-                used_ports: Vec::new(),
-                generation: 0,
-                images: n.images,
-            })
-            .collect();
 
         let mut specs: Interner<TaskSpec> = Interner::default();
         let mut label_sets: Interner<Labels> = Interner::default();

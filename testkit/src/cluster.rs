@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
+use std::sync::Arc;
 
 use caldera_framework::outcome::Outcome;
 use caldera_framework::resource::{CPU, MEMORY, PODS};
@@ -98,12 +99,12 @@ impl ClusterBuilder {
         allocatable.set(PODS, DEFAULT_MAX_PODS);
         self.nodes.push(NodeRecord {
             name: name.to_string(),
-            labels,
+            labels: labels.into(),
             taints: Vec::new(),
             unschedulable: false,
             ready: true,
             allocatable,
-            images: Vec::new(),
+            images: Arc::from([]),
         });
         let i = self.nodes.len() - 1;
         NodeMut { c: self, i }
@@ -451,7 +452,7 @@ impl NodeMut<'_> {
     }
     /// A label.
     pub fn label(mut self, key: &str, value: &str) -> Self {
-        self.rec().labels.insert(key.to_string(), value.to_string());
+        Arc::make_mut(&mut self.rec().labels).insert(key.to_string(), value.to_string());
         self
     }
     /// The GPU model label (`nvidia.com/gpu.product`).

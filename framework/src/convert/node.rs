@@ -1,5 +1,7 @@
 //! `core/v1` Node into [`NodeRecord`].
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::{Node, Taint as ApiTaint};
 
 use super::{Cause, ConvertError, FieldError, cluster_ref, required_name, resources_from_map};
@@ -72,12 +74,12 @@ pub fn node_record(node: &Node, names: &mut ResourceNames) -> Result<NodeRecord,
 
     Ok(NodeRecord {
         name,
-        labels,
+        labels: Arc::new(labels),
         taints,
         unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
         ready,
         allocatable,
-        images: images(status.and_then(|s| s.images.as_deref()).unwrap_or_default()),
+        images: images(status.and_then(|s| s.images.as_deref()).unwrap_or_default()).into(),
     })
 }
 

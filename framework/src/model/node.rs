@@ -1,5 +1,7 @@
 //! Nodes with their capacity and what is placed on them.
 
+use std::sync::Arc;
+
 use super::{HostPort, Labels, Taint, TaskId};
 use crate::resource::Resources;
 
@@ -12,7 +14,9 @@ pub struct NodeInfo {
     /// Node name.
     pub name: String,
     /// Node labels (with `kubernetes.io/hostname` and `metadata.name` semantics supplied by the converter).
-    pub labels: Labels,
+    /// Shared with the cached record: every cycle's snapshot holds every node, and labels and
+    /// images are most of a node's size, while they change only when the node object does.
+    pub labels: Arc<Labels>,
     /// Taints.
     pub taints: Vec<Taint>,
     /// `spec.unschedulable` (cordoned).
@@ -37,7 +41,7 @@ pub struct NodeInfo {
     pub generation: u64,
     /// Images present on the node (`status.images`): every name of each image with its size in
     /// bytes, sorted by name.
-    pub images: Vec<(String, i64)>,
+    pub images: Arc<[(String, i64)]>,
 }
 
 impl NodeInfo {
@@ -103,7 +107,7 @@ mod tests {
         ) {
             let n = NodeInfo {
                 name: "n".into(),
-                labels: Labels::default(),
+                labels: Default::default(),
                 taints: Vec::new(),
                 unschedulable: false,
                 ready: true,
@@ -115,7 +119,7 @@ mod tests {
                 tasks: Vec::new(),
                 used_ports: Vec::new(),
                 generation: 0,
-                images: Vec::new(),
+                images: Default::default(),
             };
             for i in 0..6usize {
                 let id = crate::ResourceId::try_from(i).expect("small id");

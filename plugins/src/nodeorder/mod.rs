@@ -188,7 +188,7 @@ impl Plugin for NodeOrder {
         if self.weights.image > 0 {
             for n in s.nodes.iter().filter(|n| n.ready) {
                 self.node_count += 1;
-                for (name, _) in &n.images {
+                for (name, _) in n.images.iter() {
                     *self.image_nodes.entry(name.clone()).or_insert(0) += 1;
                 }
             }

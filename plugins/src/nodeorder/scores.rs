@@ -151,7 +151,7 @@ mod tests {
             tasks: Vec::new(),
             used_ports: Vec::new(),
             generation: 0,
-            images: Vec::new(),
+            images: Default::default(),
         }
     }
 
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(normalized_image("registry:5000/app"), "registry:5000/app:latest");
         assert_eq!(normalized_image("app@sha256:abc"), "app@sha256:abc");
         let mut n = node(1, 1, 0, 0);
-        n.images = vec![("big:1".into(), 523 * 1024 * 1024)];
+        n.images = vec![("big:1".into(), 523 * 1024 * 1024)].into();
         // On every node: 500 MB above the floor of a 977 MB range → 51.
         assert_eq!(image_locality(&["big:1".into()], &n, |_| (2, 2)), 51);
         assert_eq!(image_locality(&["other:1".into()], &n, |_| (2, 2)), 0);

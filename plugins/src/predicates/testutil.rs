@@ -18,7 +18,7 @@ pub(super) fn node(name: &str, extra: &[(&str, &str)]) -> NodeRecord {
     l.insert(HOSTNAME_LABEL.to_string(), name.to_string());
     NodeRecord {
         name: name.into(),
-        labels: l,
+        labels: l.into(),
         ready: true,
         ..NodeRecord::default()
     }
