@@ -4,7 +4,7 @@
 //! (`overcommit`: cluster capacity; `proportion`: the queue's capability).
 
 use caldera_framework::order::OrderedQueue;
-use caldera_framework::{Action, JobId, JobPhase, QueueState, Session};
+use caldera_framework::{Action, JobId, JobPhase, JobSource, QueueState, Session};
 
 use super::{job_before, queue_before};
 
@@ -25,6 +25,12 @@ impl Action for Enqueue {
         for j in ssn.snap.job_ids() {
             let job = ssn.snap.job(j);
             if job.phase != JobPhase::Pending || !job.is_schedulable_source() || job.problem.is_some() {
+                continue;
+            }
+            // A pod without a PodGroup has nothing to admit once it is placed (or finished): its
+            // job stays Pending only because no PodGroup phase is written for it. Such pods are
+            // most jobs of a cluster of plain pods, and ordering them all cost most of a cycle.
+            if job.source == JobSource::Standalone && ssn.snap.pending_count(j) == 0 {
                 continue;
             }
             per_queue[job.queue.idx()].push(j, &|a, b| job_before(&ssn.plugins, &ssn.snap, a, b));
@@ -57,5 +63,39 @@ impl Action for Enqueue {
                 queues.push(q, &|a, b| queue_before(&ssn.plugins, &ssn.snap, a, b));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Pipeline;
+    use caldera_testkit::ClusterBuilder;
+
+    #[test]
+    fn admits_waiting_work_and_leaves_placed_lone_pods_alone() {
+        let mut c = ClusterBuilder::new();
+        c.node("n").cpu(8).mem_gi(16);
+        c.bound_pod("a", "placed", "n", |p| p.cpu(1));
+        c.pod("a", "waiting", |p| p.cpu(1));
+        c.gang("a", "gang", "default", 2, 0, |p| p.cpu(1));
+        let pipeline = Pipeline::default_pipeline().expect("the default configuration loads");
+        let mut ssn = pipeline.open(c.build(0));
+        Enqueue.execute(&mut ssn);
+        let phase = |name: &str| {
+            ssn.snap
+                .jobs
+                .iter()
+                .find(|j| j.name == name)
+                .map(|j| j.phase)
+                .expect("the job exists")
+        };
+        assert_eq!(phase("waiting"), JobPhase::Inqueue, "a lone pod waiting for a node");
+        assert_eq!(
+            phase("gang"),
+            JobPhase::Inqueue,
+            "a gang whose pods are yet to be created"
+        );
+        assert_eq!(phase("placed"), JobPhase::Pending, "nothing left to admit");
     }
 }
