@@ -474,4 +474,11 @@ mod tests {
         );
         assert_eq!(p.action_names(), ["allocate", "preempt"]);
     }
+
+    #[test]
+    fn only_preempt_and_reclaim_evict() {
+        let p = load("actions: \"enqueue, allocate, preempt, reclaim, backfill\"\n").expect("loads");
+        let evicting: Vec<&str> = p.actions().iter().filter(|a| a.evicts()).map(|a| a.name()).collect();
+        assert_eq!(evicting, ["preempt", "reclaim"]);
+    }
 }

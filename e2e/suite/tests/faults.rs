@@ -294,3 +294,66 @@ async fn caldera_started_before_any_node_or_object_uses_nodes_and_groups_created
         sched.log_tail()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// start on a full cluster
+
+/// The first pod list is split: pods holding a node first, then, at the same resourceVersion,
+/// the pods waiting for one, and scheduling starts once the first part is in
+/// (`scheduler/src/runtime/firstlist.rs`).
+///
+/// Three 8-GPU nodes are full of another scheduler's running pods when caldera starts; a
+/// 2 × 4-GPU gang waits. It must stay unbound and be reported (no node is overcommitted because a
+/// bound pod had not been listed yet); once one node's pods are deleted it is bound there whole.
+/// The split list must succeed against the real API server: caldera never falls back to
+/// kube-runtime's watcher, which would hide a broken split behind a plain relist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caldera_started_on_a_full_cluster_counts_every_bound_pod_before_placing_a_waiting_one() {
+    let cp = control_plane().await;
+    let client = cp.client();
+    let nodes = nodes(&client, "gpu", 3, 8, &[]).await.expect("nodes");
+    let mut occupants: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut builders = Vec::new();
+    for node in &nodes {
+        for name in pod_names(&format!("held-{node}"), 8) {
+            builders.push(
+                pod(&name, None, 1)
+                    .scheduler("another-scheduler")
+                    .spec_field("nodeName", Value::String(node.clone())),
+            );
+            occupants.entry(node.clone()).or_default().push(name);
+        }
+    }
+    create_pods(&client, &builders).await.expect("bound pods");
+    let gang = volcano_gang(&client, "waiting", 2, 4, None).await;
+
+    let mut sched = caldera(&cp, &[]);
+    sched.wait_healthy(Duration::from_secs(30)).await.expect("/healthz");
+    for p in &gang {
+        let msg = wait_unschedulable_with(&client, p, "", Duration::from_secs(30))
+            .await
+            .expect("the gang is reported unschedulable on the full cluster");
+        eprintln!("{p} on a full cluster: {msg}");
+    }
+    ensure_unbound_for(&client, &gang, Duration::from_secs(2), "every node is full")
+        .await
+        .expect("unbound");
+    assert_no_node_over_8_gpus(&client).await;
+
+    let freed = &nodes[1];
+    for p in &occupants[freed] {
+        delete_pod(&client, p).await.expect("delete a bound pod");
+    }
+    let placed = wait_all_bound(&client, &gang, Duration::from_secs(30))
+        .await
+        .expect("the gang is bound once a node is free");
+    assert!(placed.values().all(|n| n == freed), "{placed:?}");
+    assert_no_node_over_8_gpus(&client).await;
+    let log = sched.log();
+    assert!(
+        !log.contains("takes over this watch"),
+        "the split pod list fell back to kube-runtime's watcher:\n{}",
+        sched.log_tail()
+    );
+    assert!(sched.is_running(), "caldera must stay up");
+}

@@ -70,6 +70,10 @@ impl Action for Preempt {
         NAME
     }
 
+    fn evicts(&self) -> bool {
+        true
+    }
+
     fn execute(&self, ssn: &mut Session) {
         let mut per_queue = preemptors(ssn);
         let running = RunningJobs::of(ssn);

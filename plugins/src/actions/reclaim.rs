@@ -38,6 +38,10 @@ impl Action for Reclaim {
         NAME
     }
 
+    fn evicts(&self) -> bool {
+        true
+    }
+
     fn execute(&self, ssn: &mut Session) {
         let mut per_queue = preemptors(ssn);
         let running = RunningJobs::of(ssn);

@@ -36,9 +36,10 @@ const DEBUG_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum Readiness {
     /// Not ready yet; the string says what we are waiting for (e.g. "informer caches to sync").
     Starting(String),
-    /// Caches synced and this instance is the leader: scheduling.
+    /// Caches synced (for pods: at least every bound pod listed) and this instance is the
+    /// leader: scheduling.
     Ready,
-    /// Caches synced but another instance holds the lease. Still ready (see the module docs).
+    /// Caches synced as for `Ready`, but another instance holds the lease. Still ready (see the module docs).
     Standby,
 }
 

@@ -229,7 +229,7 @@ impl Scheduler {
                 }
                 () = tokio::time::sleep_until(deadline) => {
                     burst_since = None;
-                    let readiness = if !self.store.synced() {
+                    let readiness = if !self.store.schedulable() {
                         let waiting: Vec<&str> = self.store.waiting_for().iter().map(|k| k.as_str()).collect();
                         Readiness::Starting(format!("waiting for the cache to sync: {}", waiting.join(", ")))
                     } else if was_leader {
@@ -243,6 +243,7 @@ impl Scheduler {
                     }
                     if readiness == Readiness::Ready
                         && (self.waiting || self.last_generation != Some(self.store.generation()))
+                        && (self.store.synced() || self.store.has_waiting_pod())
                     {
                         let started = Instant::now();
                         self.cycle(&pipeline);
@@ -274,16 +275,21 @@ impl Scheduler {
                 "placements never confirmed by the API were dropped; those pods will be scheduled again"
             );
         }
+        // While the first pod list is still arriving, every bound pod is known (so no node is
+        // overcommitted) but not every waiting one: the cycle places what it has into free room,
+        // as it would pods that had just been created, and neither evicts nor reports, since both
+        // judge by all the work that waits.
+        let listing = !self.store.synced();
         let mut snap = self.snapshot();
         let snapshot_ms = started.elapsed().as_millis() as u64;
-        snap.estimates_due = pipeline.policy().estimates_due(now, self.last_estimates);
+        snap.estimates_due = !listing && pipeline.policy().estimates_due(now, self.last_estimates);
         if snap.estimates_due {
             self.last_estimates = Some(now);
         }
         let metrics = self.metrics.clone();
         let (snap, outcome) = tokio::task::block_in_place(|| {
             let mut ssn = pipeline.open(snap);
-            for action in pipeline.actions() {
+            for action in pipeline.actions().iter().filter(|a| !(listing && a.evicts())) {
                 let t = std::time::Instant::now();
                 action.execute(&mut ssn);
                 metrics.observe_action(action.name(), t.elapsed().as_secs_f64());
@@ -299,7 +305,9 @@ impl Scheduler {
             .jobs
             .values()
             .any(|st| matches!(st.phase, JobPhase::Pending | JobPhase::Inqueue));
-        self.write_reports(&snap, &outcome);
+        if !listing {
+            self.write_reports(&snap, &outcome);
+        }
         self.record_metrics(&snap, &outcome);
         self.metrics.observe_cycle(started.elapsed().as_secs_f64());
         // Where the time went: the snapshot, then the session (plugins and actions), then the
@@ -308,6 +316,7 @@ impl Scheduler {
             binds = outcome.binds.len(),
             nodes = snap.nodes.len(),
             tasks = snap.tasks.len(),
+            listing,
             snapshot_ms,
             session_ms = decided_ms - snapshot_ms,
             elapsed_ms = started.elapsed().as_millis() as u64,

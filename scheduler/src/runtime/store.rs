@@ -131,6 +131,11 @@ pub enum Change {
     Upsert(Kind, Key, Box<Entry>),
     /// An object was deleted.
     Delete(Kind, Key),
+    /// The first list of `Kind` has delivered every object that holds room on a node (for pods:
+    /// every bound pod); the rest (pods waiting for a node) are still arriving. From here the
+    /// cache can place what it has without overcommitting a node, so scheduling need not wait for
+    /// the whole list (see [`Store::schedulable`]).
+    Placed(Kind),
     /// The (re)list of `Kind` is complete.
     Synced(Kind),
 }
@@ -150,6 +155,7 @@ pub struct Store {
     entries: BTreeMap<Kind, BTreeMap<Key, Entry>>,
     relisting: BTreeMap<Kind, BTreeMap<Key, Entry>>,
     synced: BTreeSet<Kind>,
+    placed: BTreeSet<Kind>,
     expected: BTreeSet<Kind>,
     assumed: BTreeMap<Key, Assumed>,
     nominated: BTreeMap<Key, Assumed>,
@@ -178,6 +184,28 @@ impl Store {
     /// Whether every expected kind has synced.
     pub fn synced(&self) -> bool {
         self.expected.is_subset(&self.synced)
+    }
+
+    /// Whether a cycle may place pods: every expected kind has synced, or has at least delivered
+    /// every object that holds room on a node ([`Change::Placed`]). Until [`Store::synced`], what
+    /// is cached is a true picture of the nodes' usage but not of all the work waiting, so a
+    /// cycle then only places pods into free room (see `cycle.rs`).
+    pub fn schedulable(&self) -> bool {
+        self.expected
+            .iter()
+            .all(|k| self.synced.contains(k) || self.placed.contains(k))
+    }
+
+    /// Whether one of our pods waits for a node (not bound, not being bound by us). While the
+    /// first pod list is still arriving, a cycle without such a pod has nothing to do; skipping
+    /// it matters because the next cycle is spaced by this one's cost.
+    pub fn has_waiting_pod(&self) -> bool {
+        self.entries.get(&Kind::Pod).is_some_and(|pods| {
+            pods.iter().any(|(key, e)| {
+                matches!(e, Entry::Pod(PodEntry::Valid(p))
+                    if p.ours && p.node_name.is_none() && !p.deleting && !self.assumed.contains_key(key))
+            })
+        })
     }
 
     /// Bumped on every change (what the reports show may have changed).
@@ -211,7 +239,7 @@ impl Store {
             Change::Upsert(kind, key, entry) => self
                 .current(*kind, key)
                 .is_none_or(|old| !same_for_decisions(old, entry, self.assumed.get(key))),
-            Change::Restart(_) | Change::Delete(..) | Change::Synced(_) => true,
+            Change::Restart(_) | Change::Delete(..) | Change::Placed(_) | Change::Synced(_) => true,
         };
         if decides {
             self.decisions += 1;
@@ -244,6 +272,16 @@ impl Store {
                 }
                 if let Some(map) = self.entries.get_mut(&kind) {
                     map.remove(&key);
+                }
+            }
+            Change::Placed(kind) => {
+                // Only a first list goes live early: a relist keeps showing the last complete
+                // list until it is complete itself.
+                if !self.synced.contains(&kind) {
+                    if let Some(buffer) = self.relisting.remove(&kind) {
+                        self.entries.insert(kind, buffer);
+                    }
+                    self.placed.insert(kind);
                 }
             }
             Change::Synced(kind) => {
@@ -851,5 +889,47 @@ mod tests {
         s.apply(Change::Restart(Kind::Pod));
         s.apply(Change::Synced(Kind::Pod));
         assert!(s.synced());
+    }
+
+    #[test]
+    fn a_first_list_schedules_once_the_bound_pods_are_in_and_a_relist_never_goes_live_early() {
+        let names = ResourceNames::default();
+        let mut s = Store::new([Kind::Node, Kind::Pod]);
+        s.apply(Change::Restart(Kind::Node));
+        s.apply(Change::Upsert(Kind::Node, key("", "n1"), Box::new(node("n1"))));
+        s.apply(Change::Synced(Kind::Node));
+        s.apply(Change::Restart(Kind::Pod));
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "bound"),
+            Box::new(pod("ns", "bound", Some("n1"))),
+        ));
+        assert!(!s.schedulable(), "a bound pod may still be missing");
+        s.apply(Change::Placed(Kind::Pod));
+        assert!(s.schedulable() && !s.synced());
+        assert!(!s.has_waiting_pod(), "only a bound pod is listed so far");
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "waiting"),
+            Box::new(pod("ns", "waiting", None)),
+        ));
+        assert!(s.has_waiting_pod());
+        assert_eq!(s.snapshot(&names, 0).tasks.len(), 2, "pods listed so far are live");
+        s.apply(Change::Synced(Kind::Pod));
+        assert!(s.synced());
+        assert_eq!(s.snapshot(&names, 0).tasks.len(), 2);
+
+        // A relist (kube-runtime's watcher after trouble) shows the old list until it completes,
+        // whatever it says on the way.
+        s.apply(Change::Restart(Kind::Pod));
+        s.apply(Change::Placed(Kind::Pod));
+        s.apply(Change::Upsert(
+            Kind::Pod,
+            key("ns", "bound"),
+            Box::new(pod("ns", "bound", Some("n1"))),
+        ));
+        assert_eq!(s.snapshot(&names, 0).tasks.len(), 2);
+        s.apply(Change::Synced(Kind::Pod));
+        assert_eq!(s.snapshot(&names, 0).tasks.len(), 1, "the waiting pod is gone");
     }
 }

@@ -81,9 +81,16 @@ fn change_of<K: Resource>(kind: Kind, o: &K, convert: &impl Fn(&K) -> Converted)
 /// memory while a page is decoded (two pages, with the first list's page ahead).
 const LIST_PAGE_SIZE: u32 = 10_000;
 
+/// How the pod list is split: pods holding a node, then those waiting for one.
+const POD_SPLIT: firstlist::Split = firstlist::Split {
+    placed: "spec.nodeName!=",
+    rest: "spec.nodeName=",
+};
+
 fn spawn_watch<K>(
     api: Api<K>,
     kind: Kind,
+    split: Option<firstlist::Split>,
     tx: mpsc::Sender<Change>,
     convert: impl Fn(&K) -> Converted + Send + Sync + 'static,
 ) where
@@ -92,7 +99,7 @@ fn spawn_watch<K>(
     tokio::spawn(async move {
         let client = api.clone().into_client();
         let change = |o: &K| change_of(kind, o, &convert);
-        match firstlist::list_then_watch(client, &api, kind, LIST_PAGE_SIZE, &tx, &change).await {
+        match firstlist::list_then_watch(client, &api, kind, LIST_PAGE_SIZE, split, &tx, &change).await {
             firstlist::End::LoopGone => return,
             firstlist::End::HandOver(why) => {
                 info!(kind = kind.as_str(), %why, "kube-runtime's watcher takes over this watch (it relists)");
@@ -163,6 +170,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
     spawn_watch(
         Api::<LeanNode>::all(client.clone()),
         Kind::Node,
+        None,
         tx.clone(),
         move |o| match convert::node_record(&o.0, &mut lock(&n)) {
             Ok(r) => Some(Entry::Node(r)),
@@ -174,13 +182,18 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
     );
 
     let n = names.clone();
-    spawn_watch(Api::<LeanPod>::all(client.clone()), Kind::Pod, tx.clone(), move |o| {
-        pod_entry(&o.0, &ours, &n, now_millis())
-    });
+    spawn_watch(
+        Api::<LeanPod>::all(client.clone()),
+        Kind::Pod,
+        Some(POD_SPLIT),
+        tx.clone(),
+        move |o| pod_entry(&o.0, &ours, &n, now_millis()),
+    );
 
     spawn_watch(
         Api::<PriorityClass>::all(client.clone()),
         Kind::PriorityClass,
+        None,
         tx.clone(),
         |o| Some(Entry::PriorityClass(convert::priority_class_record(o))),
     );
@@ -190,6 +203,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
         spawn_watch(
             Api::<volcano::PodGroup>::all(client.clone()),
             Kind::VolcanoGroup,
+            None,
             tx.clone(),
             move |o| {
                 let res = convert::volcano_group(o, &mut lock(&n), now_millis());
@@ -200,6 +214,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
         spawn_watch(
             Api::<volcano::Queue>::all(client.clone()),
             Kind::Queue,
+            None,
             tx.clone(),
             move |o| match convert::queue_info(o, &mut lock(&n), now_millis()) {
                 Ok(info) => Some(Entry::Queue(QueueEntry {
@@ -218,6 +233,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
         spawn_watch(
             Api::<coscheduling::PodGroup>::all(client.clone()),
             Kind::CoschedulingGroup,
+            None,
             tx.clone(),
             move |o| {
                 let res = convert::coscheduling_group(o, &mut lock(&n), now_millis());
@@ -230,6 +246,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
         spawn_watch(
             Api::<native::PodGroup>::all(client.clone()),
             Kind::NativeGroup,
+            None,
             tx,
             move |o| {
                 let res = convert::native_group(o, &mut lock(&n), now_millis());
