@@ -26,6 +26,7 @@ use caldera_framework::{JobSource, Millis, ResourceNames};
 use super::clock::now_millis;
 use super::firstlist;
 use super::lean::{LeanNode, LeanPod};
+use super::podproto;
 use super::store::{Change, Entry, GroupEntry, Key, Kind, PodEntry, QueueEntry};
 
 /// The resource-name table shared by every converter, so all records agree on resource ids.
@@ -91,6 +92,7 @@ fn spawn_watch<K>(
     api: Api<K>,
     kind: Kind,
     split: Option<firstlist::Split>,
+    protobuf: Option<firstlist::Protobuf<K>>,
     tx: mpsc::Sender<Change>,
     convert: impl Fn(&K) -> Converted + Send + Sync + 'static,
 ) where
@@ -99,7 +101,12 @@ fn spawn_watch<K>(
     tokio::spawn(async move {
         let client = api.clone().into_client();
         let change = |o: &K| change_of(kind, o, &convert);
-        match firstlist::list_then_watch(client, &api, kind, LIST_PAGE_SIZE, split, &tx, &change).await {
+        let reading = firstlist::Reading {
+            page: LIST_PAGE_SIZE,
+            split,
+            protobuf,
+        };
+        match firstlist::list_then_watch(client, &api, kind, reading, &tx, &change).await {
             firstlist::End::LoopGone => return,
             firstlist::End::HandOver(why) => {
                 info!(kind = kind.as_str(), %why, "kube-runtime's watcher takes over this watch (it relists)");
@@ -171,6 +178,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
         Api::<LeanNode>::all(client.clone()),
         Kind::Node,
         None,
+        None,
         tx.clone(),
         move |o| match convert::node_record(&o.0, &mut lock(&n)) {
             Ok(r) => Some(Entry::Node(r)),
@@ -186,6 +194,10 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
         Api::<LeanPod>::all(client.clone()),
         Kind::Pod,
         Some(POD_SPLIT),
+        Some(firstlist::Protobuf {
+            list: podproto::decode_list,
+            object: podproto::decode_object,
+        }),
         tx.clone(),
         move |o| pod_entry(&o.0, &ours, &n, now_millis()),
     );
@@ -193,6 +205,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
     spawn_watch(
         Api::<PriorityClass>::all(client.clone()),
         Kind::PriorityClass,
+        None,
         None,
         tx.clone(),
         |o| Some(Entry::PriorityClass(convert::priority_class_record(o))),
@@ -204,6 +217,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
             Api::<volcano::PodGroup>::all(client.clone()),
             Kind::VolcanoGroup,
             None,
+            None,
             tx.clone(),
             move |o| {
                 let res = convert::volcano_group(o, &mut lock(&n), now_millis());
@@ -214,6 +228,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
         spawn_watch(
             Api::<volcano::Queue>::all(client.clone()),
             Kind::Queue,
+            None,
             None,
             tx.clone(),
             move |o| match convert::queue_info(o, &mut lock(&n), now_millis()) {
@@ -234,6 +249,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
             Api::<coscheduling::PodGroup>::all(client.clone()),
             Kind::CoschedulingGroup,
             None,
+            None,
             tx.clone(),
             move |o| {
                 let res = convert::coscheduling_group(o, &mut lock(&n), now_millis());
@@ -246,6 +262,7 @@ pub fn start(client: &Client, served: Served, ours: Arc<Vec<String>>, names: Sha
         spawn_watch(
             Api::<native::PodGroup>::all(client.clone()),
             Kind::NativeGroup,
+            None,
             None,
             tx,
             move |o| {
