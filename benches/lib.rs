@@ -6,6 +6,7 @@
 //! | [`few_huge_gangs`] | 5,000 CPU nodes | 50,000 | 10 × 5,000 |
 //! | [`mixed_fleet`] | 10,000: 70% CPU, 25% 8-GPU, 5% MIG | 100,000 | 10,000 of 20 templates |
 //! | [`stream_step`] | 5,000 CPU nodes, 5,000 pods running | 20 | none (standalone pods) |
+//! | [`cold_start`] | 5,000 GPU nodes, 80,000 pods of another scheduler running | 20,000 | none |
 //!
 //! Each takes a [`Scale`] that divides every count, so tests can run the same shapes small.
 
@@ -342,7 +343,45 @@ pub fn all_shapes(scale: Scale) -> Vec<Shape> {
         few_huge_gangs(scale),
         mixed_fleet(scale, 42),
         stream_step(scale),
+        cold_start(scale),
     ]
+}
+
+/// (e) The control-plane benchmark's `cold-5k`: 5,000 8-GPU nodes (every 10th with 7 MIG slices
+/// instead) already running 80,000 pods of another scheduler (1 CPU, 2 GiB, every 4th round on a
+/// GPU node with a GPU), and 20,000 pending standalone pods of ours. Every pod carries the two
+/// tolerations admission adds, as real pods do. Most of what a cycle pays here is the snapshot of
+/// the other scheduler's pods.
+pub fn cold_start(scale: Scale) -> Shape {
+    let mut c = ClusterBuilder::new();
+    let nodes = scale.of(5_000);
+    for i in 0..nodes {
+        let name = format!("node-{i:05}");
+        if i.is_multiple_of(10) {
+            c.mig_node(&name, "1g.10gb", 7);
+        } else {
+            c.node(&name).cpu(64).mem_gi(512).gpus(8).gpu_product(A100);
+        }
+    }
+    let admitted = |p: Pod| {
+        p.tolerate_key("node.kubernetes.io/not-ready", Some(TaintEffect::NoExecute))
+            .tolerate_key("node.kubernetes.io/unreachable", Some(TaintEffect::NoExecute))
+    };
+    for i in 0..scale.of(80_000) {
+        let n = i % nodes;
+        let gpu = !n.is_multiple_of(10) && (i / nodes).is_multiple_of(4);
+        let node = format!("node-{n:05}");
+        let pod = admitted(Pod::new("filler", &format!("f-{i:06}")).cpu(1).mem_gi(2));
+        c.add_pod(if gpu { pod.gpus(1) } else { pod }.running_on(&node).foreign());
+    }
+    for i in 0..scale.of(20_000) {
+        c.pod("bench", &format!("c-{i:05}"), |p| admitted(p.cpu_m(500).mem_gi(1)));
+    }
+    Shape {
+        name: "e_cold_start",
+        description: "5k GPU nodes, 80k pods of another scheduler running, 20k pending pods",
+        cluster: c,
+    }
 }
 
 /// (d) One cycle in the middle of a stream of plain pods, as the control-plane benchmark's
@@ -395,6 +434,12 @@ mod tests {
         );
         let d = stream_step(Scale::FULL).cluster;
         assert_eq!((d.nodes().len(), d.pods().len(), d.pending_pods()), (5_000, 5_020, 20));
+        let e = cold_start(Scale::FULL).cluster;
+        assert_eq!(
+            (e.nodes().len(), e.pods().len(), e.pending_pods()),
+            (5_000, 100_000, 20_000)
+        );
+        assert_eq!(e.pods().iter().filter(|p| !p.ours).count(), 80_000);
     }
 
     #[test]
@@ -420,6 +465,7 @@ mod tests {
             many_small_gangs(Scale(50)),
             few_huge_gangs(Scale(50)),
             stream_step(Scale(50)),
+            cold_start(Scale(50)),
         ] {
             let before = shape.snapshot();
             let (after, out) = p.run(before.clone());

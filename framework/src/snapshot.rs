@@ -245,8 +245,10 @@ pub struct PodRecord {
     pub node_name: Option<String>,
     /// Whether it is being deleted.
     pub deleting: bool,
-    /// Scheduling constraints.
-    pub spec: TaskSpec,
+    /// Scheduling constraints. Shared: a driver that caches pods gives equal specs one
+    /// allocation when it converts them, so assembling a snapshot finds them equal by address
+    /// instead of comparing them field by field (real pods all carry admission's tolerations).
+    pub spec: Arc<TaskSpec>,
     /// `volcano.sh/preemptable` (default true).
     pub preemptable: Option<bool>,
     /// `spec.preemptionPolicy: Never`.
@@ -730,7 +732,7 @@ impl<'a> SnapshotBuilder<'a> {
         for (ji, members) in by_job.iter().enumerate() {
             for &pi in members {
                 let p: &PodRecord = &pods[pi];
-                let spec = specs.intern(&p.spec);
+                let spec = specs.intern_shared(&p.spec);
                 let labels = label_sets.intern(&p.labels);
                 // Labels decide placement when some pod repels by label; the namespace and labels
                 // also matter to the pod's own affinity terms (an empty namespace list means its
@@ -907,6 +909,9 @@ fn joins(job: &JobInfo, p: &PodRecord) -> bool {
 struct Interner<T> {
     known: HashMap<Arc<T>, ()>,
     last: Option<Arc<T>>,
+    /// Values already shared by the caller, by address (each kept alive here): what each was
+    /// found equal to.
+    seen: HashMap<usize, (Arc<T>, Arc<T>)>,
 }
 
 impl<T> Default for Interner<T> {
@@ -914,6 +919,7 @@ impl<T> Default for Interner<T> {
         Interner {
             known: HashMap::new(),
             last: None,
+            seen: HashMap::new(),
         }
     }
 }
@@ -935,6 +941,38 @@ impl<T: Eq + std::hash::Hash + Clone> Interner<T> {
         };
         self.last = Some(shared.clone());
         shared
+    }
+
+    /// [`Interner::intern`] for a value the caller already shares. A driver that interns what
+    /// it caches hands over equal values as one allocation, so the address decides without
+    /// looking at the contents, and a value met again under an address seen before costs one
+    /// lookup by address. Equal values under different addresses still end up as one.
+    fn intern_shared(&mut self, value: &Arc<T>) -> Arc<T> {
+        if let Some(last) = &self.last
+            && Arc::ptr_eq(last, value)
+        {
+            return last.clone();
+        }
+        let address = Arc::as_ptr(value) as usize;
+        if let Some((_, found)) = self.seen.get(&address) {
+            let found = found.clone();
+            self.last = Some(found.clone());
+            return found;
+        }
+        let found = match &self.last {
+            Some(last) if **last == **value => last.clone(),
+            _ => match self.known.get_key_value(&**value) {
+                Some((k, ())) => k.clone(),
+                None => {
+                    self.known.insert(value.clone(), ());
+                    value.clone()
+                }
+            },
+        };
+        self.last = Some(found.clone());
+        // The entry keeps `value` alive, so no other value takes its address meanwhile.
+        self.seen.insert(address, (value.clone(), found.clone()));
+        found
     }
 }
 
@@ -975,7 +1013,7 @@ mod tests {
             name: name.into(),
             group: group.map(|g| GroupRef::Volcano(g.into())),
             ours: true,
-            spec,
+            spec: Arc::new(spec),
             ..PodRecord::default()
         }
     }
@@ -1005,5 +1043,45 @@ mod tests {
         assert_eq!(l.tasks[1].class, l.tasks[3].class);
         assert_ne!(l.tasks[0].class, l.tasks[1].class);
         assert_eq!(l.classes.len(), 2);
+    }
+
+    #[test]
+    fn specs_shared_by_the_driver_give_the_same_classes_as_specs_copied_per_pod() {
+        // Pod i has spec i % 3; interleaved, so no pod's spec equals the previous pod's.
+        let specs: Vec<Arc<TaskSpec>> = (0..3).map(|i| pod("x", None, 100 * (i + 1)).spec).collect();
+        let copied: Vec<PodRecord> = (0..12)
+            .map(|i| pod(&format!("p-{i:02}"), None, 100 * (i % 3 + 1)))
+            .collect();
+        let shared: Vec<PodRecord> = copied
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PodRecord {
+                spec: specs[i % 3].clone(),
+                ..p.clone()
+            })
+            .collect();
+        let build = |pods: &[PodRecord]| {
+            let mut b = SnapshotBuilder::new();
+            for p in pods {
+                b.pod_ref(p);
+            }
+            b.build(0)
+        };
+        let (c, s) = (build(&copied), build(&shared));
+        assert_eq!(format!("{:?}", c.tasks), format!("{:?}", s.tasks));
+        assert_eq!((c.classes.len(), s.classes.len()), (3, 3));
+        for (i, t) in s.tasks.iter().enumerate() {
+            assert_eq!(t.class, s.tasks[i % 3].class, "pod {i} is in its spec's class");
+            assert!(
+                Arc::ptr_eq(&t.spec, &specs[i % 3]),
+                "the driver's allocation is kept, not copied"
+            );
+        }
+        // Equal specs in different allocations are still one class.
+        let mut mixed = shared.clone();
+        mixed[4].spec = Arc::new((*specs[1]).clone());
+        let m = build(&mixed);
+        assert_eq!(m.classes.len(), 3);
+        assert_eq!(m.tasks[4].class, m.tasks[1].class);
     }
 }

@@ -408,10 +408,10 @@ mod tests {
             started: Some(started),
             expected_runtime: Some(runtime),
             ours: true,
-            spec: crate::TaskSpec {
+            spec: std::sync::Arc::new(crate::TaskSpec {
                 request: Resources::from_pairs([(CPU, cpu), (PODS, 1)]),
                 ..crate::TaskSpec::default()
-            },
+            }),
             ..PodRecord::default()
         }
     }

@@ -311,11 +311,14 @@ impl Simulation {
         }
 
         let mut sim_pods = Vec::new();
+        // Equal specs as one allocation, so each cycle's snapshot recognises them by address.
+        let mut specs = caldera_framework::SharedSpecs::new();
         for (o, p) in &pods {
             let submit = annotation_duration(&p.metadata, SIM_SUBMIT_AT, o, &mut diagnostics).unwrap_or(0);
             let runtime = annotation_duration(&p.metadata, SIM_RUNTIME, o, &mut diagnostics);
             match convert::pod_record(p, &ours, &mut names, submit) {
                 Ok(mut record) => {
+                    record.spec = specs.share(&record.spec);
                     record.ours = true;
                     record.created = submit;
                     let podgroup = record.group.as_ref().map(|g| {

@@ -241,7 +241,7 @@ impl ClusterBuilder {
             request.set(id, *v);
         }
         request.set(PODS, 1);
-        rec.spec.request = request;
+        Arc::make_mut(&mut rec.spec).request = request;
         self.pods.push(rec);
         self
     }
@@ -715,7 +715,9 @@ impl Pod {
     }
     /// A `nodeSelector` entry.
     pub fn node_selector(mut self, key: &str, value: &str) -> Self {
-        self.rec.spec.node_selector.insert(key.to_string(), value.to_string());
+        Arc::make_mut(&mut self.rec.spec)
+            .node_selector
+            .insert(key.to_string(), value.to_string());
         self
     }
     /// Adds `key op values` to the first required node affinity term (creating it).
@@ -725,7 +727,10 @@ impl Pod {
             op,
             values: values.iter().map(|v| v.to_string()).collect(),
         };
-        let terms = self.rec.spec.node_affinity.required.get_or_insert_with(Vec::new);
+        let terms = Arc::make_mut(&mut self.rec.spec)
+            .node_affinity
+            .required
+            .get_or_insert_with(Vec::new);
         match terms.first_mut() {
             Some(t) => t.match_expressions.push(r),
             None => terms.push(NodeSelectorTerm {
@@ -737,8 +742,7 @@ impl Pod {
     }
     /// Adds a required node affinity term, ORed with the others.
     pub fn require_term(mut self, term: NodeSelectorTerm) -> Self {
-        self.rec
-            .spec
+        Arc::make_mut(&mut self.rec.spec)
             .node_affinity
             .required
             .get_or_insert_with(Vec::new)
@@ -747,7 +751,7 @@ impl Pod {
     }
     /// Tolerates taint `key=value` of every effect.
     pub fn tolerate(mut self, key: &str, value: &str) -> Self {
-        self.rec.spec.tolerations.push(Toleration {
+        Arc::make_mut(&mut self.rec.spec).tolerations.push(Toleration {
             key: key.to_string(),
             op: TolerationOp::Equal,
             value: value.to_string(),
@@ -757,7 +761,7 @@ impl Pod {
     }
     /// Tolerates every taint with key `key` (and `effect`, if given).
     pub fn tolerate_key(mut self, key: &str, effect: Option<TaintEffect>) -> Self {
-        self.rec.spec.tolerations.push(Toleration {
+        Arc::make_mut(&mut self.rec.spec).tolerations.push(Toleration {
             key: key.to_string(),
             op: TolerationOp::Exists,
             value: String::new(),
@@ -767,7 +771,7 @@ impl Pod {
     }
     /// A host port (TCP, all addresses).
     pub fn host_port(mut self, port: i32) -> Self {
-        self.rec.spec.host_ports.push(HostPort {
+        Arc::make_mut(&mut self.rec.spec).host_ports.push(HostPort {
             protocol: "TCP".to_string(),
             ip: String::new(),
             port,
@@ -776,7 +780,7 @@ impl Pod {
     }
     /// `spec.nodeName` set by the user.
     pub fn pinned_to(mut self, node: &str) -> Self {
-        self.rec.spec.node_name = Some(node.to_string());
+        Arc::make_mut(&mut self.rec.spec).node_name = Some(node.to_string());
         self
     }
     /// Already bound to `node`, not yet running.
@@ -807,7 +811,7 @@ impl Pod {
     }
     /// Edits the raw scheduling constraints (the request is set from the builder's resources).
     pub fn with_spec(mut self, f: impl FnOnce(&mut TaskSpec)) -> Self {
-        f(&mut self.rec.spec);
+        f(Arc::make_mut(&mut self.rec.spec));
         self
     }
     /// Edits the raw record.

@@ -26,6 +26,7 @@ use crate::model::{
 use crate::resource::ResourceNames;
 use crate::snapshot::{GroupRef, PodPhase, PodRecord};
 use caldera_crds::labels;
+use std::sync::Arc;
 
 /// The scheduler a pod without `spec.schedulerName` is meant for (the apiserver's default).
 pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
@@ -97,7 +98,7 @@ pub fn pod_record(
         phase: phase(pod.status.as_ref().and_then(|s| s.phase.as_deref())),
         node_name: non_empty(spec.node_name.as_ref()),
         deleting: meta.deletion_timestamp.is_some(),
-        spec: task_spec(spec, names, &object, pod.metadata.labels.as_ref())?,
+        spec: Arc::new(task_spec(spec, names, &object, pod.metadata.labels.as_ref())?),
         preemptable,
         never_preempts: spec.preemption_policy.as_deref() == Some("Never"),
         ours,

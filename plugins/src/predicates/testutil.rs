@@ -30,7 +30,7 @@ pub(super) fn pending(name: &str, spec: TaskSpec) -> PodRecord {
         uid: format!("uid-{name}"),
         namespace: "default".into(),
         name: name.into(),
-        spec,
+        spec: std::sync::Arc::new(spec),
         ours: true,
         ..PodRecord::default()
     }

@@ -343,7 +343,8 @@ mod tests {
                 node_name: bound.then(|| "n1".to_string()),
                 ..PodRecord::default()
             };
-            r.spec.request = Resources::from_pairs([(gpu, 4), (caldera_framework::resource::PODS, 1)]);
+            std::sync::Arc::make_mut(&mut r.spec).request =
+                Resources::from_pairs([(gpu, 4), (caldera_framework::resource::PODS, 1)]);
             b.pod(r);
         }
         b.build(0)

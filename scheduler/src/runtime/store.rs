@@ -23,7 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use caldera_framework::snapshot::{
     GroupRecord, NodeRecord, PodPhase, PodRecord, PriorityClassRecord, ReservationRecord,
 };
-use caldera_framework::{JobSource, Millis, Preempted, QueueInfo, ResourceNames, Snapshot, SnapshotBuilder};
+use caldera_framework::{
+    JobSource, Millis, Preempted, QueueInfo, ResourceNames, SharedSpecs, Snapshot, SnapshotBuilder,
+};
 
 /// `namespace/name` of an object (namespace empty for cluster-scoped objects).
 pub type Key = (String, String);
@@ -165,6 +167,8 @@ pub struct Store {
     period: Millis,
     generation: u64,
     decisions: u64,
+    /// Equal pod specs as one allocation, so every snapshot recognises them by address.
+    specs: SharedSpecs,
 }
 
 impl Store {
@@ -252,7 +256,10 @@ impl Store {
                 self.relisting.insert(kind, BTreeMap::new());
             }
             Change::Upsert(kind, key, entry) => {
-                let entry = *entry;
+                let mut entry = *entry;
+                if let Entry::Pod(PodEntry::Valid(p)) = &mut entry {
+                    p.spec = self.specs.share(&p.spec);
+                }
                 if kind == Kind::Pod {
                     self.confirm(&key, &entry);
                 }
@@ -452,9 +459,13 @@ impl Store {
         }
         for (key, e) in self.iter(Kind::Pod) {
             let Entry::Pod(PodEntry::Valid(p)) = e else { continue };
-            let assumed = self.assumed.get(key).filter(|_| p.node_name.is_none());
-            let nominated = self.nominated.get(key);
-            let evicting = self.evicting.contains_key(key);
+            // Only our own pods are assumed, nominated or evicted: the lookups (by name, in maps
+            // as large as the binds in flight) are skipped for the others, often most pods.
+            let assumed = (p.ours && p.node_name.is_none())
+                .then(|| self.assumed.get(key))
+                .flatten();
+            let nominated = p.ours.then(|| self.nominated.get(key)).flatten();
+            let evicting = p.ours && self.evicting.contains_key(key);
             if assumed.is_none() && nominated.is_none() && !evicting {
                 // Nothing of ours to lay over it: lent as cached, not copied.
                 b.pod_ref(p);
@@ -556,7 +567,9 @@ mod tests {
             node_name: node.map(str::to_string),
             ..PodRecord::default()
         };
-        r.spec.request.set(caldera_framework::resource::PODS, 1);
+        std::sync::Arc::make_mut(&mut r.spec)
+            .request
+            .set(caldera_framework::resource::PODS, 1);
         Entry::Pod(PodEntry::Valid(Box::new(r)))
     }
 
@@ -610,6 +623,30 @@ mod tests {
             )
         }));
         v
+    }
+
+    #[test]
+    fn equal_specs_of_pods_converted_apart_are_one_allocation_in_the_cache() {
+        let mut s = Store::new([Kind::Pod]);
+        s.apply(Change::Restart(Kind::Pod));
+        for name in ["a", "b"] {
+            s.apply(Change::Upsert(
+                Kind::Pod,
+                key("ns", name),
+                Box::new(pod("ns", name, None)),
+            ));
+        }
+        s.apply(Change::Synced(Kind::Pod));
+        let spec = |name: &str| match s.get(Kind::Pod, &key("ns", name)) {
+            Some(Entry::Pod(PodEntry::Valid(p))) => p.spec.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(std::sync::Arc::ptr_eq(&spec("a"), &spec("b")));
+        let snap = s.snapshot(&ResourceNames::default(), 0);
+        assert!(
+            std::sync::Arc::ptr_eq(&snap.tasks[0].spec, &spec("a")),
+            "the snapshot keeps it"
+        );
     }
 
     #[test]
