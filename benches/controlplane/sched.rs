@@ -214,6 +214,8 @@ pub fn start(s: &Contender, cp: &ControlPlane, common: &Common) -> Result<Runnin
                 qps: common.qps,
                 burst: common.burst,
                 log_path: Some(log.clone()),
+                // CALDERA_BENCH_KUBE_SCHEDULER_V sets klog's --v, to see why it leaves pods pending.
+                verbosity: kube_scheduler_verbosity()?,
             };
             let started = Instant::now();
             let k = KubeScheduler::start_with(cp, &opts)?;
@@ -243,6 +245,40 @@ pub fn start(s: &Contender, cp: &ControlPlane, common: &Common) -> Result<Runnin
                 log,
                 process: Process::Child(child),
             })
+        }
+    }
+}
+
+/// `CALDERA_BENCH_KUBE_SCHEDULER_V`, when set: a number for kube-scheduler's `--v`.
+fn kube_scheduler_verbosity() -> Result<Option<u8>> {
+    parse_verbosity(std::env::var("CALDERA_BENCH_KUBE_SCHEDULER_V").ok())
+}
+
+fn parse_verbosity(value: Option<String>) -> Result<Option<u8>> {
+    let Some(v) = value else { return Ok(None) };
+    match v.trim().parse::<u8>() {
+        Ok(level) if level <= 10 => Ok(Some(level)),
+        _ => Err(Error::msg(format!(
+            "CALDERA_BENCH_KUBE_SCHEDULER_V={v:?} is not a klog level (0-10)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kube_scheduler_verbosity_is_a_klog_level_or_unset() {
+        assert_eq!(parse_verbosity(None).ok(), Some(None));
+        assert_eq!(parse_verbosity(Some(" 4 ".to_owned())).ok(), Some(Some(4)));
+        for bad in ["", "high", "-1", "11", "300"] {
+            let err = parse_verbosity(Some(bad.to_owned())).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("CALDERA_BENCH_KUBE_SCHEDULER_V")),
+                "{bad:?}: {err:?}"
+            );
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct KubeSchedulerOptions {
     pub burst: u32,
     /// Where it logs (default `WORKDIR/logs/kube-scheduler.log`).
     pub log_path: Option<PathBuf>,
+    /// klog's `--v`; `None` keeps kube-scheduler's default. Raised only to find out why it
+    /// leaves pods pending, since at 4 and above it logs several lines per pod.
+    pub verbosity: Option<u8>,
 }
 
 impl Default for KubeSchedulerOptions {
@@ -40,6 +43,7 @@ impl Default for KubeSchedulerOptions {
             qps: 5000.0,
             burst: 5000,
             log_path: None,
+            verbosity: None,
         }
     }
 }
@@ -53,6 +57,7 @@ pub struct KubeScheduler {
     log_path: PathBuf,
     port: u16,
     attempts: u32,
+    verbosity: Option<u8>,
     child: Option<Child>,
 }
 
@@ -104,6 +109,7 @@ impl KubeScheduler {
                 .unwrap_or_else(|| cp.logs_dir().join("kube-scheduler.log")),
             port: 0,
             attempts: 0,
+            verbosity: opts.verbosity,
             child: None,
         };
         s.spawn()?;
@@ -114,7 +120,7 @@ impl KubeScheduler {
         self.port = free_port()?;
         self.attempts += 1;
         let kc = self.kubeconfig.display().to_string();
-        let args = [
+        let mut args = vec![
             format!("--config={}", self.config.display()),
             "--bind-address=127.0.0.1".to_owned(),
             format!("--secure-port={}", self.port),
@@ -123,6 +129,9 @@ impl KubeScheduler {
             "--authentication-skip-lookup=true".to_owned(),
             "--feature-gates=GenericWorkload=true".to_owned(),
         ];
+        if let Some(v) = self.verbosity {
+            args.push(format!("--v={v}"));
+        }
         let mut log = OpenOptions::new().create(true).append(true).open(&self.log_path)?;
         writeln!(log, "### e2e: {} {}", self.bin.display(), args.join(" "))?;
         let err = log.try_clone()?;
