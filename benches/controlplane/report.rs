@@ -266,7 +266,9 @@ pub fn markdown(summaries: &[Summary]) -> String {
         let tput = |name: &str| m.get(name).map_or(f64::NAN, |s| median(s.pods_per_s));
         let ct = median(c.pods_per_s);
         let raw = tput("raw-binder");
-        let kube = m.get("kube-scheduler");
+        // A kube-scheduler that bound no run whole did not do the work: its RSS and CPU are no
+        // cost to compare with.
+        let kube = m.get("kube-scheduler").filter(|ks| ks.complete > 0);
         let cpu_ratio = kube.map_or(f64::NAN, |ks| median(c.cpu_ms_per_pod) / median(ks.cpu_ms_per_pod));
         let rss_ratio = kube.map_or(f64::NAN, |ks| median(c.rss_mib) / median(ks.rss_mib));
         let ok = |x: f64, limit: f64, above: bool| x.is_finite().then_some(if above { x >= limit } else { x <= limit });
@@ -466,6 +468,20 @@ mod tests {
         );
         let svg = svg(&summarize(&runs), "t");
         assert!(svg.starts_with("<svg") && svg.contains("kube-scheduler"));
+    }
+
+    #[test]
+    fn no_cost_ratio_against_a_kube_scheduler_that_bound_no_run_whole() {
+        let mut stuck = r("kube-scheduler", f64::NAN, 1200.0, 570.0);
+        stuck.bound = 0;
+        stuck.problem = "0/100 pods bound: no bind for 1200s".into();
+        let runs = vec![r("caldera", 700.0, 25.0, 400.0), stuck];
+        let md = markdown(&summarize(&runs));
+        assert!(md.contains("| kube-scheduler | 100 | 0/1 | — |"), "{md}");
+        assert!(
+            md.contains("| plain-1k | backlog | — — | — | — — | — — | 0.50 ✓ | 400 ✓ |"),
+            "{md}"
+        );
     }
 
     #[test]
